@@ -1,0 +1,109 @@
+// pg/connection: RAII owners of libpq handles — a result, a connection, and a transaction
+// that rolls back unless committed. Destructors never throw. Every failure becomes a
+// pg::Error carrying the SQLSTATE. Not thread-safe: one connection belongs to one thread at
+// a time (the pool hands them out).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pg/error.hpp"
+
+namespace pgxq::pg {
+
+// One query parameter in text format; std::nullopt is SQL NULL.
+using Param = std::optional<std::string_view>;
+
+class Result {
+public:
+  Result() = default;
+  explicit Result(PGresult* r) noexcept : res_(r) {}
+  int rows() const noexcept { return res_ ? PQntuples(res_.get()) : 0; }
+  int columns() const noexcept { return res_ ? PQnfields(res_.get()) : 0; }
+  bool is_null(int row, int col) const noexcept { return PQgetisnull(res_.get(), row, col) != 0; }
+  std::string_view text(int row, int col) const noexcept {
+    return {PQgetvalue(res_.get(), row, col), static_cast<size_t>(PQgetlength(res_.get(), row, col))};
+  }
+  int64_t int64(int row, int col) const;
+  std::string_view column_name(int col) const noexcept { return PQfname(res_.get(), col); }
+  // Rows affected by INSERT/UPDATE/DELETE (PQcmdTuples).
+  int64_t affected() const noexcept;
+  PGresult* get() const noexcept { return res_.get(); }
+
+private:
+  struct Clear {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Clear> res_;
+};
+
+class Connection {
+public:
+  // conninfo: a libpq URI or key=value string; empty means libpq's defaults (PGHOST, ...).
+  // Throws pg::Error (with a message that never contains the password) when it cannot connect.
+  explicit Connection(const std::string& conninfo);
+  // Adopts an already-open connection (takes ownership).
+  explicit Connection(PGconn* adopted) noexcept : conn_(adopted) {}
+
+  Result exec(std::string_view sql);
+  Result exec(std::string_view sql, std::span<const Param> params);
+  Result exec(std::string_view sql, std::initializer_list<Param> params) {
+    return exec(sql, std::span<const Param>(params.begin(), params.size()));
+  }
+  // Prepares `sql` under `name` once per connection; later calls are no-ops.
+  void prepare(const std::string& name, std::string_view sql);
+  Result exec_prepared(const std::string& name, std::span<const Param> params);
+  Result exec_prepared(const std::string& name, std::initializer_list<Param> params) {
+    return exec_prepared(name, std::span<const Param>(params.begin(), params.size()));
+  }
+
+  bool ok() const noexcept { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool in_transaction() const noexcept;
+  int backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_.get()) : 0; }
+  int socket() const noexcept { return conn_ ? PQsocket(conn_.get()) : -1; }
+  PGconn* get() const noexcept { return conn_.get(); }
+
+  // Quotes an identifier (for the already-validated table names only).
+  std::string quote_identifier(std::string_view id) const;
+
+private:
+  Result check(PGresult* r, std::string_view sql);
+  struct Finish {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  };
+  std::unique_ptr<PGconn, Finish> conn_;
+  std::vector<std::string> prepared_;
+};
+
+// BEGIN on construction; ROLLBACK on destruction unless commit() succeeded.
+class Transaction {
+public:
+  explicit Transaction(Connection& conn);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit();
+  void rollback() noexcept;
+  bool open() const noexcept { return open_; }
+  Connection& connection() noexcept { return conn_; }
+
+private:
+  Connection& conn_;
+  bool open_ = true;
+};
+
+// Builds a pg::Error from a failed result or connection, with SQLSTATE and primary message.
+Error make_error(PGconn* conn, const PGresult* res, std::string_view context = {});
+
+// The connection string with any password replaced by "***", for logs and errors.
+std::string mask_conninfo(std::string_view conninfo);
+
+}  // namespace pgxq::pg

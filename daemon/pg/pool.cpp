@@ -1,0 +1,73 @@
+// pg/pool: lazy fixed-size connection pool with leases that return or discard connections.
+#include "pg/pool.hpp"
+
+#include <functional>
+
+namespace pgxq::pg {
+
+Lease& Lease::operator=(Lease&& o) noexcept {
+  if (this != &o) {
+    release();
+    pool_ = o.pool_;
+    conn_ = std::move(o.conn_);
+    broken_ = o.broken_;
+    o.pool_ = nullptr;
+  }
+  return *this;
+}
+
+Lease::~Lease() { release(); }
+
+void Lease::release() noexcept {
+  if (pool_ && conn_) {
+    bool broken = broken_ || !conn_->ok() || conn_->in_transaction();
+    pool_->give_back(std::move(conn_), broken);
+  }
+  pool_ = nullptr;
+}
+
+Pool::Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size) {}
+
+Lease Pool::acquire(std::optional<std::chrono::milliseconds> timeout) {
+  std::unique_lock lock(mu_);
+  auto ready = [&] { return !idle_.empty() || open_ < size_; };
+  if (timeout) {
+    if (!cv_.wait_for(lock, *timeout, ready)) return {};
+  } else {
+    cv_.wait(lock, ready);
+  }
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(this, std::move(c));
+  }
+  ++open_;
+  lock.unlock();
+  try {
+    auto c = std::make_unique<Connection>(conninfo_);
+    if (on_connect_) on_connect_(*c);
+    return Lease(this, std::move(c));
+  } catch (...) {
+    lock.lock();
+    --open_;
+    cv_.notify_one();
+    throw;
+  }
+}
+
+void Pool::give_back(std::unique_ptr<Connection> conn, bool broken) noexcept {
+  std::unique_ptr<Connection> closing;
+  {
+    std::lock_guard lock(mu_);
+    if (broken) {
+      closing = std::move(conn);
+      --open_;
+    } else {
+      idle_.push_back(std::move(conn));
+    }
+  }
+  cv_.notify_one();
+  // `closing` is finished outside the lock.
+}
+
+}  // namespace pgxq::pg

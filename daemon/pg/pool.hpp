@@ -1,0 +1,70 @@
+// pg/pool: a fixed-size pool of connections to one database, opened lazily. A Lease is the
+// only way to hold a pooled connection; it goes back to the pool when the lease ends, unless
+// it broke (then it is closed and a fresh one is opened on the next acquire). Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace pgxq::pg {
+
+class Pool;
+
+class Lease {
+public:
+  Lease() = default;
+  Lease(Pool* pool, std::unique_ptr<Connection> conn) noexcept : pool_(pool), conn_(std::move(conn)) {}
+  Lease(Lease&& o) noexcept = default;
+  Lease& operator=(Lease&& o) noexcept;
+  ~Lease();
+
+  Connection& operator*() const noexcept { return *conn_; }
+  Connection* operator->() const noexcept { return conn_.get(); }
+  explicit operator bool() const noexcept { return conn_ != nullptr; }
+  // Marks the connection as unusable: it is closed instead of being returned.
+  void discard() noexcept { broken_ = true; }
+
+private:
+  void release() noexcept;
+  Pool* pool_ = nullptr;
+  std::unique_ptr<Connection> conn_;
+  bool broken_ = false;
+};
+
+class Pool {
+public:
+  Pool(std::string conninfo, int size);
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Waits for a free connection (opening one if under size). Returns an empty lease when
+  // `timeout` passes first. Throws pg::Error when a new connection cannot be opened.
+  Lease acquire(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  int size() const noexcept { return size_; }
+  const std::string& conninfo() const noexcept { return conninfo_; }
+
+  // Runs on every freshly opened connection (e.g. SET application_name); may throw.
+  void set_on_connect(std::function<void(Connection&)> hook) { on_connect_ = std::move(hook); }
+
+private:
+  friend class Lease;
+  void give_back(std::unique_ptr<Connection> conn, bool broken) noexcept;
+
+  const std::string conninfo_;
+  const int size_;
+  std::function<void(Connection&)> on_connect_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  int open_ = 0;  // idle + leased
+};
+
+}  // namespace pgxq::pg

@@ -1,0 +1,80 @@
+// queue/engine: the public face of the worker engine — options, start/stop, live tuning and
+// statistics. Owns the pool, the listener, and one producer/executor set per queue, plus the
+// completer and the rescuer. The daemon app and the tests drive it through this header only.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "queue/job.hpp"
+#include "queue/retry_policy.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace pgxq::queue {
+
+struct QueueOptions {
+  std::string name = "default";
+  std::string table;     // empty: EngineOptions::table
+  int max_workers = 0;   // 0: EngineOptions::max_workers
+};
+
+struct EngineOptions {
+  std::string conninfo;  // libpq URI or key=value; empty = libpq defaults
+  int pool_size = 10;    // connections for claims, completions and handler transactions
+  std::string table = "pgxq_job";
+  std::chrono::milliseconds poll_interval{1000};
+  int batch_size = 10;
+  int max_workers = 100;
+  std::chrono::milliseconds rescue_after{std::chrono::hours(1)};
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
+  // After the shutdown timeout, handlers are told to stop and get this long to return.
+  std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
+  BackoffPolicy backoff;
+  std::vector<QueueOptions> queues;  // empty: one queue "default"
+  bool listen = true;                // LISTEN/NOTIFY wake-ups (poll stays as fallback)
+};
+
+struct QueueStats {
+  std::string name;
+  int max_workers = 0;
+  int running = 0;
+  uint64_t claimed = 0, completed = 0, retried = 0, discarded = 0, failed = 0, rescued = 0;
+};
+
+class Engine {
+public:
+  Engine(EngineOptions options, HandlerMap handlers, std::shared_ptr<spdlog::logger> log);
+  ~Engine();  // stops (fast) if still running
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Checks the database answers and the table exists, then starts the loops. Throws
+  // std::logic_error when already started or stopped, pg::Error when the database is unusable.
+  void start();
+  // Graceful stop: stop claiming, release unstarted jobs, wait up to shutdown_timeout for
+  // running handlers, then signal cancellation and wait cancel_grace. Idempotent; returns
+  // immediately when never started.
+  void stop();
+  // Fast stop: cancel running handlers now, release, return after cancel_grace at most.
+  void stop_fast();
+  // Blocks until the engine has stopped (after stop()/stop_fast() from another thread).
+  void wait();
+
+  bool running() const noexcept;
+  std::vector<QueueStats> stats() const;
+  void set_max_workers(const std::string& queue, int max_workers);
+  void set_poll_interval(std::chrono::milliseconds interval);
+  // Called by the engine loop about once a second while healthy (systemd watchdog).
+  void set_heartbeat(std::function<void()> beat);
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pgxq::queue
