@@ -1,0 +1,66 @@
+// plugin/loader: finds the plugins in a directory, checks each one's ABI before calling it,
+// initialises it with its own settings, and collects the handlers it registers. Plugins are
+// never unloaded. Any refusal throws LoadError and nothing loaded so far keeps running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "queue/job.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace pgxq::plugin {
+
+// A refusal: the message names the file, what is wrong and what to do about it.
+class LoadError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LoaderOptions {
+  std::string dir;                                 // every *.so in it, in name order
+  std::map<std::string, toml::table> settings;     // [plugins.<name>] tables, by plugin name
+  std::shared_ptr<spdlog::logger> log;
+  bool check_ownership = true;  // refuse group/other-writable files and foreign owners
+};
+
+struct PluginInfo {
+  std::string name;
+  std::string version;
+  std::string path;
+  unsigned abi_major = 0, abi_minor = 0;
+  std::vector<std::string> kinds;
+};
+
+// Owns what was loaded: the handlers (which call into the plugins) and the plugins' shutdown
+// hooks, run once at destruction (or by shutdown()), in reverse load order.
+class LoadedPlugins {
+public:
+  LoadedPlugins();
+  ~LoadedPlugins();
+  LoadedPlugins(LoadedPlugins&&) noexcept;
+  LoadedPlugins& operator=(LoadedPlugins&&) noexcept;
+
+  const std::vector<PluginInfo>& plugins() const;
+  // kind -> handler, for queue::Engine. The handlers stay valid while this object lives.
+  const queue::HandlerMap& handlers() const;
+  void shutdown() noexcept;
+
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Throws LoadError. Settings for a plugin name that was not loaded are an error too.
+LoadedPlugins load_plugins(const LoaderOptions& options);
+
+}  // namespace pgxq::plugin
