@@ -44,7 +44,12 @@ public:
   virtual void log(LogLevel level, std::string_view message) = 0;
 };
 
-enum class OutcomeCode { complete, retry, discard, snooze, error };
+// complete: success. retry: failed, try again (after `delay` or the backoff). discard: give up,
+// recorded as "discard: <message>". panic: the handler blew up (C++ exception through the SDK
+// wrapper), discarded and recorded as "panic: <message>". snooze: run again after `delay`
+// without using up an attempt. error: the host could not make sense of the handler's answer
+// (e.g. an unknown outcome code) — handled like retry.
+enum class OutcomeCode { complete, retry, discard, panic, snooze, error };
 
 struct Outcome {
   OutcomeCode code = OutcomeCode::complete;
@@ -57,10 +62,12 @@ struct Outcome {
   }
   static Outcome discard(std::string msg) { return {OutcomeCode::discard, std::move(msg), {}}; }
   static Outcome error(std::string msg) { return {OutcomeCode::error, std::move(msg), {}}; }
+  static Outcome panic(std::string msg) { return {OutcomeCode::panic, std::move(msg), {}}; }
+  static Outcome snooze(std::chrono::milliseconds d) { return {OutcomeCode::snooze, {}, d}; }
 };
 
 // A handler is called concurrently from worker threads. It reports failures through the
-// outcome; an exception escaping it is treated as a panic (discard with "panic: <what>").
+// outcome; an exception escaping it is treated as a panic (Outcome::panic(what)).
 using Handler = std::function<Outcome(const Job&, JobContext&)>;
 using HandlerMap = std::map<std::string, Handler, std::less<>>;  // kind -> handler
 
