@@ -1,0 +1,275 @@
+// queue/engine: wiring and lifecycle — builds the core, the completer, one producer per queue,
+// the listener and the maintenance loop (rescuer, heartbeat); runs the shutdown sequence.
+#include "queue/engine.hpp"
+
+#include <pgxq/client.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "queue/completer.hpp"
+#include "queue/core.hpp"
+#include "queue/listener.hpp"
+#include "queue/producer.hpp"
+#include "queue/rescuer.hpp"
+
+namespace pgxq::queue {
+
+Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
+    : options(std::move(o)), handlers(std::move(h)), log(std::move(l)), health(log),
+      handler_pool(options.conninfo, options.pool_size) {
+  for (auto& [kind, _] : handlers) kinds.push_back(kind);
+  kinds_array = text_array(std::span<const std::string>(kinds));
+  handler_pool.set_on_connect([](pg::Connection& c) { prepare_session(c, "handler"); });
+  random_unit = [] {
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
+  };
+}
+
+void Core::prepare_session(pg::Connection& conn, const std::string& role) {
+  conn.exec("SELECT set_config('application_name', $1, false)", {"pgxqd " + role});
+}
+
+namespace {
+
+enum class State { idle, running, stopping, stopped };
+
+void validate(EngineOptions& o) {
+  auto positive = [](std::chrono::milliseconds d, const char* what) {
+    if (d.count() <= 0) throw std::invalid_argument(std::string(what) + " must be positive");
+  };
+  positive(o.poll_interval, "poll_interval");
+  positive(o.rescue_after, "rescue_after");
+  if (o.shutdown_timeout.count() < 0) throw std::invalid_argument("shutdown_timeout must not be negative");
+  if (o.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
+  if (o.max_workers < 1) throw std::invalid_argument("max_workers must be at least 1");
+  if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
+  if (o.queues.empty()) o.queues.push_back(QueueOptions{});
+  for (auto& q : o.queues) {
+    if (q.name.empty()) throw std::invalid_argument("a queue name must not be empty");
+    if (q.table.empty()) q.table = o.table;
+    if (q.max_workers <= 0) q.max_workers = o.max_workers;
+    pgxq_error err{};
+    if (pgxq_validate_table_name(q.table.c_str(), &err) != 0) throw std::invalid_argument(err.message);
+  }
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  std::shared_ptr<Core> core;
+  std::shared_ptr<Completer> completer;
+  std::vector<std::shared_ptr<Producer>> producers;
+  std::unique_ptr<Listener> listener;
+  std::unique_ptr<Rescuer> rescuer;
+  std::thread maintenance;
+  StopSignal maintenance_stop;
+  std::function<void()> heartbeat;
+  std::mutex heartbeat_mu;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  State state = State::idle;
+  std::atomic<bool> fast{false};
+
+  void check_database();
+  void maintenance_loop();
+  void shutdown(bool fast_path);
+};
+
+Engine::Engine(EngineOptions options, HandlerMap handlers, std::shared_ptr<spdlog::logger> log)
+    : impl_(std::make_unique<Impl>()) {
+  validate(options);
+  impl_->core = std::make_shared<Core>(std::move(options), std::move(handlers), std::move(log));
+  for (auto& q : impl_->core->options.queues) impl_->core->tables.try_emplace(q.table, q.table);
+}
+
+Engine::~Engine() {
+  try {
+    stop_fast();
+  } catch (...) {
+  }
+}
+
+void Engine::Impl::check_database() {
+  pg::Connection conn(core->options.conninfo);
+  for (auto& [name, t] : core->tables) {
+    auto r = conn.exec("SELECT to_regclass($1)::oid", {t.quoted});
+    if (r.is_null(0, 0))
+      throw pg::Error("job table " + name + " does not exist: run `pgxqd migrate --table " + name + "` first", "42P01");
+    auto trig = conn.exec(
+        "SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+        " WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND p.prosrc LIKE '%pg_notify%'",
+        {r.text(0, 0)});
+    if (trig.rows() == 0 && core->options.listen)
+      core->log->warn("job table {} has no NOTIFY trigger: new jobs are found by polling every {}ms; run `pgxqd "
+                      "migrate` for instant pickup",
+                      name, core->options.poll_interval.count());
+  }
+}
+
+void Engine::start() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->state == State::running || impl_->state == State::stopping)
+      throw std::logic_error("engine already started");
+    if (impl_->state == State::stopped) throw std::logic_error("engine was stopped and cannot be started again");
+  }
+  impl_->check_database();
+  auto& core = impl_->core;
+  if (core->kinds.empty()) core->log->warn("no handlers registered: no job will be claimed");
+
+  impl_->completer = std::make_shared<Completer>(core);
+  impl_->completer->start();
+  for (auto& q : core->options.queues)
+    impl_->producers.push_back(std::make_shared<Producer>(core, impl_->completer, q));
+  for (auto& p : impl_->producers) p->start();
+  if (core->options.listen) {
+    impl_->listener = std::make_unique<Listener>(core, impl_->producers);
+    impl_->listener->start();
+  }
+  impl_->rescuer = std::make_unique<Rescuer>(core, impl_->producers);
+  impl_->maintenance = std::thread([impl = impl_.get()] { impl->maintenance_loop(); });
+  std::lock_guard lock(impl_->mu);
+  impl_->state = State::running;
+}
+
+void Engine::Impl::maintenance_loop() {
+  const auto rescue_every = std::max(core->options.rescue_after / 2, std::chrono::milliseconds(50));
+  const auto tick = std::min(rescue_every, std::chrono::milliseconds(1000));
+  auto next_rescue = std::chrono::steady_clock::now();
+  while (!maintenance_stop.requested()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_rescue) {
+      rescuer->run_once();
+      next_rescue = std::chrono::steady_clock::now() + rescue_every;
+    }
+    // Healthy = every claim loop went round recently (they wake at least once a second).
+    bool alive = true;
+    for (auto& p : producers) alive &= now - p->last_loop() < std::chrono::seconds(30);
+    if (alive) {
+      std::lock_guard lock(heartbeat_mu);
+      if (heartbeat) heartbeat();
+    }
+    maintenance_stop.sleep_for(tick);
+  }
+}
+
+void Engine::Impl::shutdown(bool fast_path) {
+  auto& log = *core->log;
+  log.info("stopping: no new jobs are claimed{}", fast_path ? " (fast)" : "");
+  for (auto& p : producers) p->stop_claiming();
+
+  auto all_idle = [&](std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+      bool idle = true;
+      auto slice = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50));
+      for (auto& p : producers) idle &= p->wait_idle(slice);
+      if (idle) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (!fast_path && fast.load()) return false;  // a second signal cut the wait short
+    }
+  };
+
+  bool idle = false;
+  if (!fast_path) {
+    idle = all_idle(std::chrono::steady_clock::now() + core->options.shutdown_timeout);
+    if (!idle && !fast.load())
+      log.warn("shutdown timeout ({}ms) reached: telling running handlers to stop",
+               core->options.shutdown_timeout.count());
+  }
+  if (!idle) {
+    core->cancel = true;
+    for (auto& p : producers) p->cancel_running();
+    idle = all_idle(std::chrono::steady_clock::now() + core->options.cancel_grace);
+  }
+  if (!idle) {
+    for (auto& p : producers)
+      for (auto& j : p->running_jobs())
+        log.error("job {} kind={} queue={}: handler still running {}ms after being told to stop; left running for "
+                  "the rescuer",
+                  j.id, j.kind, j.queue, core->options.cancel_grace.count());
+  }
+  for (auto& p : producers) p->finish_workers();
+  if (listener) listener->stop();
+  maintenance_stop.request();
+  if (maintenance.joinable()) maintenance.join();
+  completer->stop();
+  log.info("stopped");
+}
+
+void Engine::stop() {
+  std::unique_lock lock(impl_->mu);
+  if (impl_->state == State::idle) {
+    impl_->state = State::stopped;
+    return;
+  }
+  if (impl_->state != State::running) {
+    impl_->cv.wait(lock, [&] { return impl_->state == State::stopped; });
+    return;
+  }
+  impl_->state = State::stopping;
+  lock.unlock();
+  impl_->shutdown(false);
+  lock.lock();
+  impl_->state = State::stopped;
+  impl_->cv.notify_all();
+}
+
+void Engine::stop_fast() {
+  std::unique_lock lock(impl_->mu);
+  impl_->fast = true;
+  if (impl_->state == State::idle) {
+    impl_->state = State::stopped;
+    return;
+  }
+  if (impl_->state != State::running) {
+    // A graceful stop is in progress: `fast` cuts its wait short.
+    impl_->core->cancel = true;
+    impl_->cv.wait(lock, [&] { return impl_->state == State::stopped; });
+    return;
+  }
+  impl_->state = State::stopping;
+  lock.unlock();
+  impl_->shutdown(true);
+  lock.lock();
+  impl_->state = State::stopped;
+  impl_->cv.notify_all();
+}
+
+void Engine::wait() {
+  std::unique_lock lock(impl_->mu);
+  impl_->cv.wait(lock, [&] { return impl_->state == State::stopped; });
+}
+
+bool Engine::running() const noexcept {
+  std::lock_guard lock(impl_->mu);
+  return impl_->state == State::running;
+}
+
+std::vector<QueueStats> Engine::stats() const {
+  std::vector<QueueStats> out;
+  for (auto& p : impl_->producers) out.push_back(p->stats());
+  return out;
+}
+
+void Engine::set_max_workers(const std::string& queue, int max_workers) {
+  for (auto& p : impl_->producers)
+    if (p->name() == queue) return p->set_max_workers(max_workers);
+  throw std::invalid_argument("no queue named '" + queue + "'");
+}
+
+void Engine::set_poll_interval(std::chrono::milliseconds interval) {
+  if (interval.count() <= 0) throw std::invalid_argument("poll_interval must be positive");
+  for (auto& p : impl_->producers) p->set_poll_interval(interval);
+}
+
+void Engine::set_heartbeat(std::function<void()> beat) {
+  std::lock_guard lock(impl_->heartbeat_mu);
+  impl_->heartbeat = std::move(beat);
+}
+
+}  // namespace pgxq::queue

@@ -1,0 +1,76 @@
+// queue/health: one place that knows whether the database is reachable, so an outage is
+// logged once when it starts and once when it ends — not once per component, job or retry.
+// Also the interruptible sleeps and reconnect backoff every loop uses. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+namespace spdlog {
+class logger;
+}
+
+namespace pgxq::queue {
+
+class Health {
+public:
+  explicit Health(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+  // A component could not use the database. The first failure of an outage logs a warning.
+  void failed(std::string_view component, std::string_view error);
+  // A component used the database successfully. The end of an outage is logged.
+  void ok(std::string_view component);
+  bool healthy() const;
+
+private:
+  std::shared_ptr<spdlog::logger> log_;
+  mutable std::mutex mu_;
+  std::set<std::string, std::less<>> failing_;
+  std::chrono::steady_clock::time_point outage_start_;
+};
+
+// A stop request that sleeping loops can wait on.
+class StopSignal {
+public:
+  void request() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool requested() const {
+    std::lock_guard lock(mu_);
+    return stop_;
+  }
+  // Sleeps for `d` unless a stop is requested first; returns true when stopped.
+  bool sleep_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, d, [&] { return stop_; });
+  }
+
+private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+// Reconnect backoff: 100ms doubling to 5s.
+class RetryBackoff {
+public:
+  std::chrono::milliseconds next() {
+    auto d = current_;
+    current_ = std::min(current_ * 2, std::chrono::milliseconds(5000));
+    return d;
+  }
+  void reset() { current_ = std::chrono::milliseconds(100); }
+
+private:
+  std::chrono::milliseconds current_{100};
+};
+
+}  // namespace pgxq::queue

@@ -1,0 +1,300 @@
+// queue/producer: claim loop, worker threads, release on shutdown.
+#include "queue/producer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace pgxq::queue {
+
+namespace {
+// How many candidates per handled kind the claim looks at, for `n` wanted: twice as many, so a
+// competing claimer that locked some of them rarely leaves this one empty-handed.
+int candidates_for(int n) { return n * 2; }
+}  // namespace
+
+Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options)
+    : core_(std::move(core)),
+      completer_(std::move(completer)),
+      options_(std::move(options)),
+      table_(&core_->tables.at(options_.table)),
+      counters_(std::make_shared<QueueCounters>()),
+      target_{table_, counters_.get(), &cancel_},
+      max_workers_(options_.max_workers),
+      poll_interval_(core_->options.poll_interval),
+      last_loop_(std::chrono::steady_clock::now()) {}
+
+Producer::~Producer() {
+  if (claimer_.joinable()) claimer_.join();
+  for (auto& w : workers_)
+    if (w.joinable()) w.join();
+}
+
+void Producer::start() {
+  auto self = shared_from_this();
+  claimer_ = std::thread([self] { self->claim_loop(); });
+}
+
+void Producer::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  claim_cv_.notify_one();
+}
+
+void Producer::set_max_workers(int n) {
+  {
+    std::lock_guard lock(mu_);
+    max_workers_ = std::max(1, n);
+    woken_ = true;
+  }
+  claim_cv_.notify_one();
+}
+
+void Producer::set_poll_interval(std::chrono::milliseconds d) {
+  {
+    std::lock_guard lock(mu_);
+    poll_interval_ = d;
+  }
+  claim_cv_.notify_one();
+}
+
+std::chrono::steady_clock::time_point Producer::last_loop() const {
+  std::lock_guard lock(mu_);
+  return last_loop_;
+}
+
+QueueStats Producer::stats() const {
+  QueueStats s;
+  s.name = options_.name;
+  {
+    std::lock_guard lock(mu_);
+    s.max_workers = max_workers_;
+    s.running = static_cast<int>(running_.size());
+  }
+  s.claimed = counters_->claimed;
+  s.completed = counters_->completed;
+  s.retried = counters_->retried;
+  s.discarded = counters_->discarded;
+  s.failed = counters_->failed;
+  s.rescued = counters_->rescued;
+  return s;
+}
+
+void Producer::claim_loop() {
+  std::unique_ptr<pg::Connection> conn;
+  RetryBackoff backoff;
+  const std::string component = "producer " + options_.name;
+  auto next_poll = std::chrono::steady_clock::now();
+  int empty_probes = 0;
+  for (;;) {
+    int want = 0;
+    {
+      std::unique_lock lock(mu_);
+      auto free_slots = [&] { return max_workers_ - static_cast<int>(ready_.size() + running_.size()); };
+      for (;;) {
+        last_loop_ = std::chrono::steady_clock::now();
+        if (stopping_) return;
+        bool due = std::chrono::steady_clock::now() >= next_poll;
+        if ((woken_ || more_ || due) && free_slots() > 0) break;
+        // Wake at least once a second so the watchdog sees the loop alive.
+        auto until = std::min(next_poll, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+        if (free_slots() <= 0) until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        claim_cv_.wait_until(lock, until);
+      }
+      want = std::min(free_slots(), core_->options.batch_size);
+      woken_ = false;
+      next_poll = std::chrono::steady_clock::now() + poll_interval_;
+    }
+
+    std::vector<Job> jobs;
+    bool more = false;
+    try {
+      if (!conn) {
+        conn = std::make_unique<pg::Connection>(core_->options.conninfo);
+        Core::prepare_session(*conn, "producer");
+      }
+      jobs = claim(*conn, want);
+      if (static_cast<int>(jobs.size()) == want) {
+        more = true;
+        empty_probes = 0;
+      } else if (jobs.empty()) {
+        // Nothing claimed: either nothing is due, or a competing claimer held every candidate.
+        more = empty_probes < 3 && any_due(*conn);
+        empty_probes = more ? empty_probes + 1 : 0;
+      } else {
+        more = true;  // partial: some candidates were locked by others; look again
+        empty_probes = 0;
+      }
+      core_->health.ok(component);
+      backoff.reset();
+    } catch (const pg::Error& e) {
+      if (e.connection_lost()) {
+        conn.reset();
+        core_->health.failed(component, e.what());
+      } else {
+        core_->log->error("queue {}: claiming jobs from {} failed: {}", options_.name, table_->table, e.what());
+      }
+      std::unique_lock lock(mu_);
+      claim_cv_.wait_for(lock, backoff.next(), [&] { return stopping_; });
+      woken_ = true;
+      continue;
+    }
+
+    counters_->claimed += jobs.size();
+    {
+      std::lock_guard lock(mu_);
+      more_ = more;
+      // Claimed after stop began: stop_claiming() finds them in ready_ and releases them.
+      for (auto& j : jobs) ready_.push_back(std::move(j));
+      spawn_workers_locked();
+    }
+    work_cv_.notify_all();
+  }
+}
+
+std::vector<Job> Producer::claim(pg::Connection& conn, int n) {
+  const std::string stmt = "claim:" + table_->table;
+  conn.prepare(stmt, table_->claim);
+  std::string limit = std::to_string(n), candidates = std::to_string(candidates_for(n));
+  auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates});
+  std::vector<Job> jobs;
+  jobs.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    Job j;
+    j.id = r.int64(i, 0);
+    j.kind = r.text(i, 1);
+    j.queue = options_.name;
+    j.args = r.text(i, 2);
+    j.attempt = static_cast<int>(r.int64(i, 3));
+    j.max_attempts = static_cast<int>(r.int64(i, 4));
+    j.priority = static_cast<int>(r.int64(i, 5));
+    j.scheduled_at_us = r.int64(i, 6);
+    j.created_at_us = r.int64(i, 7);
+    jobs.push_back(std::move(j));
+  }
+  // UPDATE ... RETURNING has no order: restore go-pgxq's (priority, scheduled_at, id).
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return std::tie(a.priority, a.scheduled_at_us, a.id) < std::tie(b.priority, b.scheduled_at_us, b.id);
+  });
+  return jobs;
+}
+
+bool Producer::any_due(pg::Connection& conn) {
+  const std::string stmt = "claim_probe:" + table_->table;
+  conn.prepare(stmt, table_->claim_probe);
+  return conn.exec_prepared(stmt, {options_.name, core_->kinds_array}).rows() > 0;
+}
+
+void Producer::spawn_workers_locked() {
+  // One thread per concurrently running job, created on demand up to max_workers.
+  int needed = static_cast<int>(ready_.size()) - idle_workers_;
+  while (needed-- > 0 && live_workers_.load() < max_workers_) {
+    live_workers_++;
+    idle_workers_++;  // counts as idle until it picks up work
+    auto self = shared_from_this();
+    workers_.emplace_back([self] { self->worker_loop(); });
+  }
+}
+
+void Producer::worker_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+    if (ready_.empty() || stopping_) break;  // on stop, unstarted jobs are released, not run
+    Job job = std::move(ready_.front());
+    ready_.pop_front();
+    idle_workers_--;
+    running_.push_back(job);
+    lock.unlock();
+
+    execute_job(*core_, *completer_, target_, job);
+
+    lock.lock();
+    auto it = std::find_if(running_.begin(), running_.end(), [&](const Job& j) { return j.id == job.id; });
+    if (it != running_.end()) running_.erase(it);
+    idle_workers_++;
+    if (more_ || woken_) claim_cv_.notify_one();
+    if (running_.empty()) idle_cv_.notify_all();
+  }
+  idle_workers_--;
+  live_workers_--;
+}
+
+void Producer::stop_claiming() {
+  std::vector<Job> unstarted;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    unstarted.assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
+    ready_.clear();
+  }
+  claim_cv_.notify_all();
+  work_cv_.notify_all();
+  if (claimer_.joinable()) claimer_.join();
+  {
+    // The claim loop may have added a last batch before it saw the stop.
+    std::lock_guard lock(mu_);
+    for (auto& j : ready_) unstarted.push_back(std::move(j));
+    ready_.clear();
+  }
+  if (!unstarted.empty()) release(unstarted);
+}
+
+void Producer::release(const std::vector<Job>& jobs) {
+  std::vector<int64_t> ids, attempts;
+  for (auto& j : jobs) {
+    ids.push_back(j.id);
+    attempts.push_back(j.attempt);
+  }
+  RetryBackoff backoff;
+  for (int attempt = 1; attempt <= 5; ++attempt) {
+    try {
+      pg::Connection conn(core_->options.conninfo);
+      Core::prepare_session(conn, "release");
+      std::string id_arr = int_array(ids), att_arr = int_array(attempts);
+      auto r = conn.exec(table_->release_many, {id_arr, att_arr});
+      core_->log->info("queue {}: released {} claimed job(s) that had not started", options_.name, r.rows());
+      return;
+    } catch (const pg::Error& e) {
+      core_->log->warn("queue {}: releasing {} unstarted job(s) failed: {}", options_.name, jobs.size(), e.what());
+      std::this_thread::sleep_for(backoff.next());
+    }
+  }
+  for (auto& j : jobs)
+    core_->log->error("job {} kind={} queue={}: claimed but not started and could not be released; left for the rescuer",
+                      j.id, j.kind, j.queue);
+}
+
+bool Producer::wait_idle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return idle_cv_.wait_until(lock, deadline, [&] { return running_.empty(); });
+}
+
+std::vector<Job> Producer::running_jobs() const {
+  std::lock_guard lock(mu_);
+  return running_;
+}
+
+void Producer::finish_workers() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  bool stuck;
+  {
+    std::lock_guard lock(mu_);
+    stuck = !running_.empty();
+  }
+  for (auto& w : workers_) {
+    if (!w.joinable()) continue;
+    if (stuck) w.detach();  // may be the one in a handler that never returns; it holds `self`
+    else w.join();
+  }
+  workers_.clear();
+}
+
+}  // namespace pgxq::queue

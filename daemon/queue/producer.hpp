@@ -1,0 +1,86 @@
+// queue/producer: one queue's claim loop and its worker threads. The producer claims at most
+// as many jobs as there are free worker slots (never more than the batch size), in priority
+// order, when woken (NOTIFY, a freed slot after a full claim, the rescuer) or when the poll
+// interval passes. Workers run the jobs through the executor. On shutdown the claimed jobs
+// that never started are released as if never claimed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "queue/completer.hpp"
+#include "queue/core.hpp"
+#include "queue/executor.hpp"
+
+namespace pgxq::queue {
+
+class Producer : public std::enable_shared_from_this<Producer> {
+public:
+  Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options);
+  ~Producer();
+
+  const std::string& name() const { return options_.name; }
+  const TableSql& table() const { return *table_; }
+
+  void start();
+  // New jobs may be due (NOTIFY or rescue).
+  void wake();
+  // Stops claiming, joins the claim loop, and releases the jobs claimed but not started.
+  void stop_claiming();
+  // Tells this queue's running handlers to stop.
+  void cancel_running() { cancel_.store(true); }
+  // Waits until no handler of this queue runs; false when `deadline` passed first.
+  bool wait_idle(std::chrono::steady_clock::time_point deadline);
+  // Jobs whose handlers are still running (for the shutdown log).
+  std::vector<Job> running_jobs() const;
+  // Joins idle workers; workers stuck in a handler are detached (they keep the core alive).
+  void finish_workers();
+
+  void set_max_workers(int n);
+  void set_poll_interval(std::chrono::milliseconds d);
+  QueueStats stats() const;
+  void count_rescued(uint64_t n) { counters_->rescued += n; }
+  // When the claim loop last went round (for the watchdog).
+  std::chrono::steady_clock::time_point last_loop() const;
+
+private:
+  void claim_loop();
+  void worker_loop();
+  std::vector<Job> claim(pg::Connection& conn, int n);
+  bool any_due(pg::Connection& conn);
+  void release(const std::vector<Job>& jobs);
+  void spawn_workers_locked();
+
+  std::shared_ptr<Core> core_;
+  std::shared_ptr<Completer> completer_;
+  QueueOptions options_;
+  const TableSql* table_;
+  std::shared_ptr<QueueCounters> counters_;
+  std::atomic<bool> cancel_{false};
+  ExecutionTarget target_;
+
+  mutable std::mutex mu_;
+  std::condition_variable claim_cv_;  // producer waits here
+  std::condition_variable work_cv_;   // workers wait here
+  std::condition_variable idle_cv_;   // shutdown waits here
+  std::deque<Job> ready_;             // claimed, not started
+  std::vector<Job> running_;          // started, not finished
+  bool woken_ = true;                 // claim at once on start
+  bool more_ = false;                 // the last claim was full: more is likely due
+  bool stopping_ = false;
+  int max_workers_;
+  int idle_workers_ = 0;
+  std::chrono::milliseconds poll_interval_;
+  std::chrono::steady_clock::time_point last_loop_;
+  std::thread claimer_;
+  std::vector<std::thread> workers_;
+  std::atomic<int> live_workers_{0};
+};
+
+}  // namespace pgxq::queue

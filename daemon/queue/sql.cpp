@@ -1,0 +1,153 @@
+// queue/sql: the statements of the engine. The claim is built to cost O(batch) whatever the
+// backlog: one ordered index scan per handled kind on go-pgxq's fetch index
+// (queue, kind, priority, scheduled_at) WHERE state = 'available', merged and cut to a few
+// candidates, which are then locked with SKIP LOCKED in (priority, scheduled_at) order.
+// go-pgxq's literal `kind = ANY($kinds) ORDER BY priority, scheduled_at` cannot use that
+// index for the ORDER BY and sorts the whole backlog on every claim.
+#include "queue/sql.hpp"
+
+#include <stdexcept>
+
+namespace pgxq::queue {
+
+namespace {
+
+std::string quote_table(const std::string& table) {
+  auto dot = table.find('.');
+  if (dot == std::string::npos) return "\"" + table + "\"";
+  return "\"" + table.substr(0, dot) + "\".\"" + table.substr(dot + 1) + "\"";
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  return s;
+}
+
+template <typename T>
+std::string quoted_array(std::span<const T> values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : std::string_view(values[i])) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel("pgxq_" + replace_all(t, ".", "_")) {
+  const std::string T = quoted;
+  claim =
+      "WITH candidates AS MATERIALIZED ("
+      " SELECT c.id, c.priority, c.scheduled_at FROM unnest($2::text[]) AS k(kind)"
+      " CROSS JOIN LATERAL ("
+      "  SELECT j.id, j.priority, j.scheduled_at FROM " + T + " j"
+      "  WHERE j.queue = $1 AND j.state = 'available' AND j.kind = k.kind AND j.scheduled_at <= now()"
+      "  ORDER BY j.priority, j.scheduled_at LIMIT $4) c"
+      " ORDER BY c.priority, c.scheduled_at LIMIT $4"
+      "), picked AS ("
+      " SELECT j.id FROM " + T + " j JOIN candidates USING (id)"
+      " WHERE j.state = 'available'"
+      " ORDER BY j.priority, j.scheduled_at LIMIT $3"
+      " FOR UPDATE OF j SKIP LOCKED"
+      ")"
+      " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
+      " FROM picked WHERE j.id = picked.id"
+      " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
+      " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
+  claim_probe =
+      "SELECT 1 FROM " + T + " WHERE queue = $1 AND state = 'available' AND kind = ANY($2::text[])"
+      " AND scheduled_at <= now() LIMIT 1 FOR UPDATE SKIP LOCKED";
+  complete_one = "UPDATE " + T + " SET state = 'completed', completed_at = now()"
+                 " WHERE id = $1 AND state = 'running' AND attempt = $2";
+  complete_many = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
+                  " FROM unnest($1::int8[], $2::int4[]) AS u(id, attempt)"
+                  " WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt RETURNING j.id";
+  resolve_many =
+      "UPDATE " + T + " j SET state = u.state,"
+      " attempt = CASE WHEN u.refund THEN j.attempt - 1 ELSE j.attempt END,"
+      " completed_at = CASE WHEN u.state = 'available' THEN NULL ELSE now() END,"
+      " scheduled_at = CASE WHEN u.state = 'available' THEN now() + u.delay_ms * interval '1 millisecond'"
+      "                ELSE j.scheduled_at END,"
+      " error = COALESCE(u.error, j.error)"
+      " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::bool[])"
+      "   AS u(id, attempt, state, error, delay_ms, refund)"
+      " WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt RETURNING j.id";
+  release_many = "UPDATE " + T + " j SET state = 'available', attempt = j.attempt - 1, attempted_at = NULL"
+                 " FROM unnest($1::int8[], $2::int4[]) AS u(id, attempt)"
+                 " WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt RETURNING j.id";
+  rescue =
+      "WITH stale AS ("
+      " SELECT id FROM " + T + " WHERE state = 'running' AND queue = $1 AND kind = ANY($2::text[])"
+      " AND attempted_at < now() - $3::int8 * interval '1 millisecond'"
+      " ORDER BY attempted_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
+      " UPDATE " + T + " j SET"
+      " state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END,"
+      " completed_at = CASE WHEN j.attempt >= j.max_attempts THEN now() ELSE NULL END,"
+      " error = format('rescued after attempt %s of %s: worker lost', j.attempt, j.max_attempts)"
+      " FROM stale WHERE j.id = stale.id"
+      " RETURNING j.id, j.kind, j.state, j.attempt, j.max_attempts";
+}
+
+std::string int_array(std::span<const int64_t> values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+std::string text_array(std::span<const std::string> values) { return quoted_array(values); }
+std::string text_array(std::span<const std::string_view> values) { return quoted_array(values); }
+
+std::string bool_array(const std::vector<bool>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += values[i] ? 't' : 'f';
+  }
+  out += '}';
+  return out;
+}
+
+std::string sanitize_text(std::string_view in, size_t limit) {
+  std::string out;
+  out.reserve(std::min(in.size(), limit));
+  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
+  static constexpr std::string_view truncated = " ... (truncated)";
+  size_t i = 0;
+  while (i < in.size()) {
+    unsigned char c = static_cast<unsigned char>(in[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool valid = len != 0 && i + len <= in.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
+    if (valid && len == 2 && c < 0xC2) valid = false;  // overlong
+    if (valid && len == 3) {
+      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) valid = false;  // overlong, surrogates
+    }
+    if (valid && len == 4) {
+      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
+      if ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) valid = false;
+    }
+    std::string_view piece = valid ? in.substr(i, len) : replacement;
+    if (valid && len == 1 && c == 0) piece = replacement;
+    if (out.size() + piece.size() > limit) {
+      out += truncated;
+      return out;
+    }
+    out += piece;
+    i += valid ? len : 1;
+  }
+  return out;
+}
+
+}  // namespace pgxq::queue

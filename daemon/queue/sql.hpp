@@ -1,0 +1,48 @@
+// queue/sql: every statement the engine sends, in one place, built once per job table from a
+// validated table name. Values always travel as parameters; only the (validated, quoted)
+// table name is spliced in.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgxq::queue {
+
+struct TableSql {
+  explicit TableSql(const std::string& table);  // table must already be validated
+
+  std::string table;          // as configured, e.g. "pgxq_job" or "app.jobs"
+  std::string quoted;         // "app"."jobs"
+  std::string notify_channel; // pgxq_<table with . → _>
+
+  // $1 queue, $2 kinds text[], $3 how many to claim, $4 candidates per kind.
+  std::string claim;
+  // $1 queue, $2 kinds text[]: is there any due, unlocked job at all?
+  std::string claim_probe;
+  // In the job's transaction: $1 id, $2 claimed attempt.
+  std::string complete_one;
+  // $1 ids bigint[], $2 attempts int[].
+  std::string complete_many;
+  // $1 ids, $2 attempts, $3 states text[], $4 errors text[], $5 delays ms bigint[],
+  // $6 refund attempt bool[].
+  std::string resolve_many;
+  // Claimed but never started: $1 ids, $2 attempts.
+  std::string release_many;
+  // $1 queue, $2 kinds text[], $3 rescue_after ms, $4 limit.
+  std::string rescue;
+};
+
+// PostgreSQL array literals for text-format parameters.
+std::string int_array(std::span<const int64_t> values);
+std::string text_array(std::span<const std::string> values);
+std::string text_array(std::span<const std::string_view> values);
+std::string bool_array(const std::vector<bool>& values);
+
+// Error text as PostgreSQL will accept it: valid UTF-8 (bad bytes become U+FFFD), no NUL,
+// at most `limit` bytes (cut on a character boundary, marked as truncated).
+std::string sanitize_text(std::string_view text, size_t limit = 16 * 1024);
+
+}  // namespace pgxq::queue
