@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct LoaderOptions {
   std::map<std::string, toml::table> settings;     // [plugins.<name>] tables, by plugin name
   std::shared_ptr<spdlog::logger> log;
   bool check_ownership = true;  // refuse group/other-writable files and foreign owners
+  // Besides root, the one owner accepted for the directory and the files; unset means the
+  // daemon's effective uid (tests set another uid to see a foreign owner refused).
+  std::optional<uid_t> allowed_owner;
 };
 
 struct PluginInfo {

@@ -1,0 +1,112 @@
+// testkit: the kinds every end-to-end test and benchmark relies on. Their names and args are
+// an interface of pgxqd (tools outside this tree enqueue them); keep them exactly:
+//   noop                                                  complete
+//   sleep   {"ms": N}                                     wait N ms in steps of at most 10 ms,
+//                                                         checking should-stop; complete, or
+//                                                         retry "cancelled" when told to stop
+//   fail    {"times": N, "message": "text"}               retry with message (default "fail")
+//                                                         while attempt <= N, then complete;
+//                                                         without times, always retry
+//   discard {"message": "text"}                           discard with message (default "discard")
+//   throw   {"message": "text"}                           throw std::runtime_error(message)
+//                                                         (default "throw"): tests the boundary
+//   record  {"table": "t", "value": "v", "then": "complete|fail|discard"}
+//                                                         INSERT INTO t (job_id, value) in the
+//                                                         job's transaction, then that outcome
+//                                                         (default complete; fail = retry)
+//   abort                                                 abort(): a crashing handler
+//   unknown_outcome                                       returns outcome code 99
+#include <pgxq/plugin.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Table names as go-pgxq validates them: lowercase letters, digits, _, at most one dot, no
+// leading digit, no empty part. Returns the quoted name, or empty when invalid.
+std::string quoted_table(std::string_view name) {
+  std::string out = "\"";
+  bool part_start = true;
+  int dots = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (part_start || ++dots > 1) return {};
+      out += "\".\"";
+      part_start = true;
+      continue;
+    }
+    bool digit = c >= '0' && c <= '9';
+    if (!((c >= 'a' && c <= 'z') || c == '_' || digit) || (part_start && digit)) return {};
+    out += c;
+    part_start = false;
+  }
+  if (part_start || name.size() > 127) return {};
+  return out + "\"";
+}
+
+pgxq::Outcome sleep_job(pgxq::Job& job) {
+  auto total = std::chrono::milliseconds(job.arg_or<int64_t>("ms", 0));
+  auto deadline = std::chrono::steady_clock::now() + total;
+  for (;;) {
+    if (job.should_stop()) return pgxq::Retry{"cancelled"};
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= 0ms) return pgxq::Complete{};
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(left, 10ms));
+  }
+}
+
+pgxq::Outcome fail_job(pgxq::Job& job) {
+  auto message = job.arg_or<std::string>("message", "fail");
+  auto times = job.arg_opt<int64_t>("times");
+  if (!times || job.attempt() <= *times) return pgxq::Retry{std::move(message)};
+  return pgxq::Complete{};
+}
+
+pgxq::Outcome record_job(pgxq::Job& job) {
+  auto table = job.arg<std::string_view>("table");
+  auto value = job.arg_opt<std::string_view>("value");
+  auto then = job.arg_or<std::string_view>("then", "complete");
+  if (then != "complete" && then != "fail" && then != "discard")
+    return pgxq::Discard{"args: \"then\" must be complete, fail or discard (got \"" + std::string(then) + "\")"};
+  std::string quoted = quoted_table(table);
+  if (quoted.empty())
+    return pgxq::Discard{"args: \"table\" is not a valid table name: \"" + std::string(table) + "\""};
+  const std::string id = std::to_string(job.id());
+  try {
+    job.exec("INSERT INTO " + quoted + " (job_id, value) VALUES ($1, $2)", {id, value});
+  } catch (const pgxq::HostError& e) {
+    return pgxq::Retry{e.what()};
+  }
+  if (then == "fail") return pgxq::Retry{"record: then fail"};
+  if (then == "discard") return pgxq::Discard{"record: then discard"};
+  return pgxq::Complete{};
+}
+
+// Returned through the raw C API: the C++ outcome types cannot express an unknown code.
+int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
+
+}  // namespace
+
+PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
+  p.handle("noop", [](pgxq::Job&) -> pgxq::Outcome { return pgxq::Complete{}; });
+  p.handle("sleep", sleep_job);
+  p.handle("fail", fail_job);
+  p.handle("discard", [](pgxq::Job& job) -> pgxq::Outcome {
+    return pgxq::Discard{job.arg_or<std::string>("message", "discard")};
+  });
+  p.handle("throw", [](pgxq::Job& job) -> pgxq::Outcome {
+    throw std::runtime_error(job.arg_or<std::string>("message", "throw"));
+  });
+  p.handle("record", record_job);
+  p.handle("abort", [](pgxq::Job&) -> pgxq::Outcome { std::abort(); });
+  if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
+    throw std::runtime_error(p.host()->last_error());
+});
