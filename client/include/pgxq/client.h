@@ -61,13 +61,26 @@ int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_job_spec* j
 /* Validates a table name exactly as go-pgxq does. Returns 0 if valid, -1 with the rule broken. */
 int pgxq_validate_table_name(const char* table, pgxq_error* err);
 
+/* The LISTEN channel on which the job table's NOTIFY trigger (migration 2) announces new jobs:
+ * "pgxq_" + the table name with '.' replaced by '_' (table NULL: default), e.g. "pgxq_pgxq_job"
+ * or "pgxq_app_jobs" for "app.jobs". The payload is the queue name; one notification per
+ * inserting statement and queue, only for jobs due now. Writes the NUL-terminated name into
+ * `out` (PGXQ_NOTIFY_CHANNEL_MAX bytes always suffice). Returns 0, or -1 when the table name
+ * is invalid, the channel would exceed PostgreSQL's 63-byte limit, or `out` is too small. */
+#define PGXQ_NOTIFY_CHANNEL_MAX 64
+int pgxq_notify_channel(const char* table, char* out, size_t out_size, pgxq_error* err);
+
 /* The SQL that creates the job table and its indexes (go-pgxq's Schema) plus pgxqd's additive
  * migrations. Returns a malloc'd string the caller frees with pgxq_free, or NULL on error. */
 char* pgxq_schema(const char* table, pgxq_error* err);
 void pgxq_free(void* p);
 
 /* Creates or upgrades the table idempotently, in its own transaction under an advisory lock
- * (the connection must not be inside a transaction). Returns 0 or -1. */
+ * (the connection must not be inside a transaction). Applied versions are recorded in
+ * pgxq_schema_migrations (job_table, version, applied_at) in the job table's schema, so two
+ * processes may migrate at once and a table created by go-pgxq is upgraded in place.
+ * Table names whose index names would exceed 63 bytes (more than 52 characters) are refused.
+ * Returns 0 or -1. */
 int pgxq_migrate(PGconn* conn, const char* table, pgxq_error* err);
 
 /* libpgxq's version, "MAJOR.MINOR.PATCH". */

@@ -1,0 +1,132 @@
+// libpgxq for C++: a thin header-only layer over client.h. Same semantics, but failures throw
+// pgxq::client::Error (with the SQLSTATE) and options are plain C++ types.
+//
+//   pgxq::client::Options o;
+//   o.queue = "emails";
+//   o.delay = std::chrono::minutes(5);
+//   int64_t id = pgxq::client::insert(conn, "send_email", R"({"to": "a@example.com"})", o);
+#pragma once
+
+#include <pgxq/client.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgxq::client {
+
+class Error : public std::runtime_error {
+public:
+  Error(const std::string& message, std::string sqlstate)
+      : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+  // Five characters, or "" when the problem was found before any SQL was sent.
+  const std::string& sqlstate() const noexcept { return sqlstate_; }
+
+private:
+  std::string sqlstate_;
+};
+
+// Unset fields take the defaults: table pgxq_job, queue "default", priority 0, max_attempts 5,
+// scheduled now. Set at most one of scheduled_at and delay.
+struct Options {
+  std::optional<std::string> table;
+  std::optional<std::string> queue;
+  std::optional<int> priority;
+  std::optional<int> max_attempts;
+  std::optional<std::chrono::system_clock::time_point> scheduled_at;
+  std::optional<std::chrono::duration<double>> delay;
+};
+
+struct JobSpec {
+  std::string kind;
+  std::string args;  // JSON object text; "" means {}
+  Options options;   // options.table is ignored: the batch's table is used
+};
+
+namespace detail {
+
+[[noreturn]] inline void raise(const pgxq_error& e) { throw Error(e.message, e.sqlstate); }
+
+// The C options for `o`; its strings stay owned by `o`.
+inline pgxq_insert_opts to_c(const Options& o) {
+  pgxq_insert_opts c = pgxq_insert_opts_default();
+  if (o.table) c.table = o.table->c_str();
+  if (o.queue) c.queue = o.queue->c_str();
+  if (o.priority) {
+    c.has_priority = 1;
+    c.priority = *o.priority;
+  }
+  if (o.max_attempts) {
+    c.has_max_attempts = 1;
+    c.max_attempts = *o.max_attempts;
+  }
+  if (o.scheduled_at) {
+    c.has_scheduled_at = 1;
+    c.scheduled_at_unix_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(o.scheduled_at->time_since_epoch()).count();
+  }
+  if (o.delay) {
+    c.has_delay = 1;
+    c.delay_seconds = o.delay->count();
+  }
+  return c;
+}
+
+}  // namespace detail
+
+// Inserts one job on the caller's connection (joining its transaction, if any); returns its id.
+inline int64_t insert(PGconn* conn, const std::string& kind, const std::string& args = {}, const Options& options = {}) {
+  pgxq_error e{};
+  pgxq_insert_opts c = detail::to_c(options);
+  int64_t id = pgxq_insert(conn, kind.c_str(), args.c_str(), &c, &e);
+  if (id < 0) detail::raise(e);
+  return id;
+}
+
+// Inserts a batch through COPY, all-or-nothing; returns the number of jobs inserted.
+inline int64_t insert_many(PGconn* conn, std::span<const JobSpec> jobs, const std::string& table = PGXQ_DEFAULT_TABLE) {
+  std::vector<pgxq_job_spec> specs;
+  specs.reserve(jobs.size());
+  for (const JobSpec& j : jobs) specs.push_back({j.kind.c_str(), j.args.c_str(), detail::to_c(j.options)});
+  pgxq_error e{};
+  int64_t n = pgxq_insert_many(conn, table.c_str(), specs.data(), specs.size(), &e);
+  if (n < 0) detail::raise(e);
+  return n;
+}
+
+// The SQL of every migration for `table`.
+inline std::string schema(const std::string& table = PGXQ_DEFAULT_TABLE) {
+  pgxq_error e{};
+  char* text = pgxq_schema(table.c_str(), &e);
+  if (!text) detail::raise(e);
+  std::string out(text);
+  pgxq_free(text);
+  return out;
+}
+
+// Creates or upgrades `table` in its own transaction (call it outside one).
+inline void migrate(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE) {
+  pgxq_error e{};
+  if (pgxq_migrate(conn, table.c_str(), &e) != 0) detail::raise(e);
+}
+
+// Throws Error naming the broken rule when `table` is not a valid go-pgxq table name.
+inline void validate_table_name(const std::string& table) {
+  pgxq_error e{};
+  if (pgxq_validate_table_name(table.c_str(), &e) != 0) detail::raise(e);
+}
+
+// The LISTEN channel of `table`'s NOTIFY trigger.
+inline std::string notify_channel(const std::string& table = PGXQ_DEFAULT_TABLE) {
+  pgxq_error e{};
+  char buf[PGXQ_NOTIFY_CHANNEL_MAX];
+  if (pgxq_notify_channel(table.c_str(), buf, sizeof buf, &e) != 0) detail::raise(e);
+  return buf;
+}
+
+}  // namespace pgxq::client

@@ -1,0 +1,83 @@
+// libpgxq internals shared by the C API's translation units: error reporting into the caller's
+// pgxq_error, the parsed form of a validated table name, and validation of one job's fields.
+// Nothing here is exported from the shared library (see pgxq.map).
+#pragma once
+
+#include <pgxq/client.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace simdjson::dom {
+class parser;
+}
+
+namespace pgxq::client::detail {
+
+// Fills `err` (may be null) with an error found before any SQL ran: empty SQLSTATE.
+void set_error(pgxq_error* err, std::string_view message) noexcept;
+void set_error(pgxq_error* err, std::string_view sqlstate, std::string_view message) noexcept;
+// Fills `err` from a failed result (SQLSTATE and the server's primary message), or from the
+// connection's error when there is no result. `context` prefixes the message ("insert into t").
+void set_pg_error(pgxq_error* err, PGconn* conn, const PGresult* res, std::string_view context) noexcept;
+void clear_error(pgxq_error* err) noexcept;
+
+// Owns a PGresult; PQclear on scope exit.
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// A table name that passed go-pgxq's validation, split into its parts and rendered for SQL.
+struct TableName {
+  std::string schema;  // "" when unqualified (the table lives in the search_path's first schema)
+  std::string base;
+  // Fully quoted: "schema"."base" or "base". Quoting is a no-op for the names validation lets
+  // through, except that reserved words ("order", "user") also work.
+  std::string sql() const;
+  // The name with '.' replaced by '_': what go-pgxq uses in index names.
+  std::string flat() const;
+  // A sibling object in the same schema as the table, quoted: "schema"."name" or "name".
+  std::string sibling(std::string_view name) const;
+  std::string given() const { return schema.empty() ? base : schema + "." + base; }
+};
+
+// Validates `table` exactly as go-pgxq does; NULL means "pgxq_job" when `null_is_default`.
+std::optional<TableName> parse_table(const char* table, bool null_is_default, pgxq_error* err) noexcept;
+
+// PostgreSQL truncates identifiers (and rejects channel names) longer than this many bytes.
+inline constexpr size_t max_identifier = 63;
+
+// 'pgxq_' + table with '.' replaced by '_'; "" when longer than max_identifier.
+std::string notify_channel(const TableName& t);
+
+// One job's fields after validation, ready to be sent.
+struct ValidJob {
+  std::string_view kind;
+  std::string_view args;   // never empty: "{}" when the caller gave NULL or ""
+  std::string_view queue;
+  int priority = 0;
+  int max_attempts = PGXQ_DEFAULT_MAX_ATTEMPTS;
+  std::optional<int64_t> scheduled_at_us;  // absolute, microseconds since the Unix epoch
+  std::optional<double> delay_seconds;
+};
+
+// Validates one job; `what` names it in messages ("" for a single insert, "job 17: " in a
+// batch). The parser is reused across a batch so its buffers are allocated once.
+std::optional<ValidJob> validate_job(const char* kind, const char* args_json, const pgxq_insert_opts* opts,
+                                     simdjson::dom::parser& parser, std::string_view what, pgxq_error* err);
+
+// Microseconds since the epoch rendered as a timestamptz literal in UTC
+// ("2024-05-01 12:00:00.000001+00"); valid for the range validate_job accepts.
+std::string format_timestamp_utc(int64_t unix_us);
+
+// Bounds validate_job enforces on scheduling, so that every accepted value is representable in
+// text and in a timestamptz: years 0001 to 9999, and delays of up to about 300 years.
+inline constexpr int64_t min_scheduled_us = -62135596800LL * 1000000;  // 0001-01-01 00:00:00 UTC
+inline constexpr int64_t max_scheduled_us = 253402300799LL * 1000000;  // 9999-12-31 23:59:59 UTC
+inline constexpr double max_delay_seconds = 1e10;
+
+}  // namespace pgxq::client::detail

@@ -1,0 +1,95 @@
+// The job table's schema, as an ordered list of versioned migrations. pgxq_migrate applies the
+// ones a table has not recorded yet; pgxq_schema prints them all.
+//
+// Rules for every entry, because a table may have been created or partly upgraded by someone
+// else (go-pgxq's Migrate, a DBA running pgxq_schema's output by hand):
+//   - idempotent: IF NOT EXISTS / CREATE OR REPLACE / DROP IF EXISTS + CREATE, so re-running an
+//     applied migration is harmless;
+//   - additive: new columns have defaults, nothing is dropped or renamed, so go-pgxq's own
+//     Insert and Client keep working on the same table;
+//   - never edited once released: change the schema by appending a new version.
+#include "migrations.hpp"
+
+namespace pgxq::client::detail {
+
+namespace {
+
+std::string quoted(const std::string& id) { return "\"" + id + "\""; }
+
+// v1: go-pgxq v0.2.0's table and indexes, column for column.
+std::string v1_job_table(const TableName& t) {
+  const std::string table = t.sql();
+  return "CREATE TABLE IF NOT EXISTS " + table +
+         " (\n"
+         "    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+         "    kind          TEXT        NOT NULL,\n"
+         "    args          JSONB       NOT NULL DEFAULT '{}',\n"
+         "    state         TEXT        NOT NULL DEFAULT 'available',\n"
+         "    queue         TEXT        NOT NULL DEFAULT 'default',\n"
+         "    priority      SMALLINT    NOT NULL DEFAULT 0,\n"
+         "    attempt       SMALLINT    NOT NULL DEFAULT 0,\n"
+         "    max_attempts  SMALLINT    NOT NULL DEFAULT 5,\n"
+         "    scheduled_at  TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+         "    created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+         "    attempted_at  TIMESTAMPTZ,\n"
+         "    completed_at  TIMESTAMPTZ,\n"
+         "    error         TEXT,\n"
+         "    CHECK (state IN ('available', 'running', 'completed', 'failed', 'discarded'))\n"
+         ");\n"
+         "CREATE INDEX IF NOT EXISTS " +
+         quoted("idx_" + t.flat() + "_fetch") + " ON " + table +
+         " (queue, kind, priority, scheduled_at) WHERE state = 'available';\n"
+         "CREATE INDEX IF NOT EXISTS " +
+         quoted("idx_" + t.flat() + "_rescue") + " ON " + table + " (attempted_at) WHERE state = 'running';\n";
+}
+
+// v2: one NOTIFY per inserting statement and queue, so workers wake without polling and a
+// COPY of 10,000 jobs costs one notification, not 10,000. Jobs scheduled in the future do not
+// notify (the poll finds them). Queue names too long for a payload (8000 bytes) just do not
+// notify, rather than failing the insert.
+std::string v2_notify_trigger(const TableName& t) {
+  const std::string table = t.sql();
+  const std::string function = t.sibling(t.base + "_notify");
+  const std::string trigger = quoted(t.base + "_notify");
+  return "CREATE OR REPLACE FUNCTION " + function +
+         "() RETURNS trigger LANGUAGE plpgsql AS $pgxq$\n"
+         "BEGIN\n"
+         "  PERFORM pg_notify('" +
+         notify_channel(t) +
+         "', q.queue)\n"
+         "     FROM (SELECT DISTINCT queue FROM new_jobs\n"
+         "            WHERE state = 'available' AND scheduled_at <= now()) q\n"
+         "    WHERE octet_length(q.queue) < 8000;\n"
+         "  RETURN NULL;\n"
+         "END\n"
+         "$pgxq$;\n"
+         "DROP TRIGGER IF EXISTS " +
+         trigger + " ON " + table +
+         ";\n"
+         "CREATE TRIGGER " +
+         trigger + " AFTER INSERT ON " + table +
+         " REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION " + function + "();\n";
+}
+
+constexpr Migration all[] = {
+    {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
+    {2, "statement-level NOTIFY trigger", v2_notify_trigger},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return all; }
+
+bool check_migratable(const TableName& t, pgxq_error* err) {
+  // The longest derived name is idx_<flat>_rescue.
+  const std::string longest = "idx_" + t.flat() + "_rescue";
+  if (longest.size() > max_identifier) {
+    set_error(err, "table name \"" + t.given() + "\" is too long for a job table: the index name \"" + longest +
+                       "\" would exceed PostgreSQL's 63-byte identifier limit (use at most " +
+                       std::to_string(max_identifier - 11) + " characters, schema included)");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pgxq::client::detail
