@@ -41,6 +41,9 @@ TempTable::~TempTable() {
   try {
     auto conn = connect();
     conn.exec("DROP TABLE IF EXISTS " + name_ + " CASCADE");
+    // Migration 2's trigger function and the version ledger outlive the table.
+    conn.exec("DROP FUNCTION IF EXISTS " + name_ + "_notify()");
+    conn.exec("DELETE FROM pgxq_schema_migrations WHERE job_table = $1", {name_});
   } catch (...) {
   }
 }
