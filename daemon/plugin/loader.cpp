@@ -188,6 +188,8 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       }
       plugin->initialising = false;
       plugin->registry = nullptr;
+      // A kind claimed by two plugins is the real reason even when init then failed over it.
+      if (!plugin->conflicts.empty() && rc != 0) throw LoadError(plugin->conflicts.front());
       if (rc != 0)
         throw LoadError("plugin " + plugin->name + " (" + path + "): init failed: " +
                         plugin->init_error.value_or("(no message)") + "; check its [plugins." + plugin->name +

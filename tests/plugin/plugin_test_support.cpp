@@ -1,0 +1,83 @@
+// Plugin test support: see plugin_test_support.hpp.
+#include "plugin_test_support.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <stdexcept>
+
+#include "support.hpp"
+
+namespace pgxq::test {
+
+std::string fixture_dir() { return PGXQ_PLUGIN_FIXTURE_DIR; }
+
+PluginDir::PluginDir() : path_(temp_dir("pgxq-plugins")) {}
+
+PluginDir::~PluginDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string PluginDir::add(const std::string& source, const std::string& name, unsigned mode) {
+  std::string dest = path_ + "/" + name;
+  std::filesystem::copy_file(source, dest, std::filesystem::copy_options::overwrite_existing);
+  if (::chmod(dest.c_str(), mode) != 0) throw std::runtime_error("chmod " + dest + " failed");
+  return dest;
+}
+
+CapturedLog::CapturedLog() : out(std::make_shared<std::ostringstream>()) {
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out);
+  logger = std::make_shared<spdlog::logger>("plugin-test", sink);
+  logger->set_level(spdlog::level::trace);
+}
+
+plugin::LoaderOptions loader_options(const std::string& dir, std::shared_ptr<spdlog::logger> log) {
+  plugin::LoaderOptions o;
+  o.dir = dir;
+  o.log = log ? std::move(log) : CapturedLog().logger;
+  return o;
+}
+
+pg::Result TxContext::exec(std::string_view sql, std::span<const pg::Param> params) {
+  if (!tx_) tx_.emplace(conn_);
+  return conn_.exec(sql, params);
+}
+
+void TxContext::log(queue::LogLevel, std::string_view message) { logs.emplace_back(message); }
+
+void TxContext::finish(const queue::Outcome& outcome) {
+  if (!tx_) return;
+  if (outcome.code == queue::OutcomeCode::complete)
+    tx_->commit();
+  else
+    tx_->rollback();
+  tx_.reset();
+}
+
+queue::Job make_job(const std::string& kind, const std::string& args, int attempt) {
+  static std::atomic<int64_t> next_id{1000};
+  queue::Job job;
+  job.id = ++next_id;
+  job.kind = kind;
+  job.queue = "default";
+  job.args = args;
+  job.attempt = attempt;
+  job.max_attempts = 5;
+  job.priority = 0;
+  job.scheduled_at_us = 1700000000000000;
+  job.created_at_us = 1699999999000000;
+  return job;
+}
+
+queue::Outcome call(const plugin::LoadedPlugins& plugins, const queue::Job& job, TxContext& ctx) {
+  auto it = plugins.handlers().find(job.kind);
+  if (it == plugins.handlers().end()) throw std::runtime_error("no handler for kind " + job.kind);
+  queue::Outcome outcome = it->second(job, ctx);
+  ctx.finish(outcome);
+  return outcome;
+}
+
+}  // namespace pgxq::test
