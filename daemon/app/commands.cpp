@@ -1,0 +1,121 @@
+// app/commands: see commands.hpp.
+#include "app/commands.hpp"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include <CLI/Version.hpp>
+#include <pgxq/client.h>
+#include <pgxq/plugin.h>
+#include <simdjson.h>
+#include <spdlog/logger.h>
+#include <spdlog/version.h>
+#include <toml++/toml.h>
+
+#include "app/context.hpp"
+#include "app/errors.hpp"
+#include "app/logging.hpp"
+#include "app/reload.hpp"
+#include "plugin/loader.hpp"
+
+namespace pgxq::app {
+
+int migrate(const TableOptions& o) {
+  Context ctx = resolve(o.config, o.database);
+  std::string table = resolve_table(o.table, *ctx.config);
+  auto conn = connect(ctx);
+  pgxq_error err{};
+  if (pgxq_migrate(conn.get(), table.c_str(), &err) != 0) {
+    bool unreachable = err.sqlstate[0] == '0' && err.sqlstate[1] == '8';
+    throw CommandError(unreachable ? kExitUnavailable : kExitFailure,
+                       "cannot migrate " + table + ": " + err.message + (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
+  }
+  std::cout << "table " << table << " is up to date (" << describe_database(ctx.conninfo) << ")\n";
+  return kExitOk;
+}
+
+int schema(const TableOptions& o) {
+  Context ctx = resolve(o.config, std::nullopt);
+  std::string table = resolve_table(o.table, *ctx.config);
+  pgxq_error err{};
+  char* sql = pgxq_schema(table.c_str(), &err);
+  if (!sql) throw CommandError(kExitUsage, std::string("cannot print the schema: ") + err.message);
+  std::cout << sql;
+  pgxq_free(sql);
+  return kExitOk;
+}
+
+int check_config(const CheckConfigOptions& o) {
+  Context ctx = resolve(o.config, o.database, /*require_file=*/true);
+  auto cfg = ctx.config;
+  if (o.plugins_dir) cfg = with_plugin_dir(*cfg, *o.plugins_dir);
+  auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
+  plugin::LoadedPlugins plugins;
+  try {
+    plugins = plugin::load_plugins(config::loader_options(*cfg, log));
+  } catch (const plugin::LoadError& e) {
+    throw CommandError(kExitConfig, std::string("plugins in ") + cfg->plugins.dir + ": " + e.what());
+  }
+  if (plugins.handlers().empty())
+    throw CommandError(kExitConfig, "no plugin in " + cfg->plugins.dir + " registered a job kind; `pgxqd run` would refuse to start");
+
+  std::cout << "config " << cfg->path << ": OK\n";
+  std::cout << "  database: " << describe_database(ctx.conninfo) << " (from " << ctx.conninfo_source << ")\n";
+  std::cout << "  table:    " << cfg->worker.table << "\n";
+  std::cout << "  queues:  ";
+  for (const auto& q : cfg->queues) std::cout << " " << q.name << " (max_workers " << effective_max_workers(*cfg, q) << ")";
+  std::cout << "\n  plugins:  " << cfg->plugins.dir << "\n";
+  for (const auto& p : plugins.plugins()) {
+    std::cout << "    " << p.name << " " << p.version << " (ABI " << p.abi_major << "." << p.abi_minor << "):";
+    for (const auto& k : p.kinds) std::cout << " " << k;
+    std::cout << "\n";
+  }
+  if (!o.offline) {
+    auto conn = connect(ctx);
+    try {
+      std::vector<std::string> tables{cfg->worker.table};
+      for (const auto& q : cfg->queues)
+        if (!q.table.empty()) tables.push_back(q.table);
+      for (const auto& t : tables) {
+        auto r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {pg::Param(t)});
+        if (r.text(0, 0) != "t")
+          throw CommandError(kExitFailure, "table " + t + " does not exist in " + describe_database(ctx.conninfo) +
+                                               "; create it with: pgxqd migrate --table " + t);
+      }
+    } catch (const pg::Error& e) {
+      throw CommandError(is_unreachable(e) ? kExitUnavailable : kExitFailure, scrub(e.what(), ctx.conninfo));
+    }
+    std::cout << "  database answered; job table present\n";
+  } else {
+    std::cout << "  database: not checked (--offline)\n";
+  }
+  if (geteuid() == 0) std::cout << "  note: `pgxqd run` refuses to run as root without --allow-root\n";
+  plugins.shutdown();
+  return kExitOk;
+}
+
+int version() {
+  int pq = PQlibVersion();
+  std::cout << "pgxqd " PGXQ_VERSION "\n"
+            << "plugin ABI " << PGXQ_PLUGIN_ABI_MAJOR << "." << PGXQ_PLUGIN_ABI_MINOR << "\n"
+            << "libpgxq " << pgxq_version() << "\n"
+            << "built with: " <<
+#if defined(__clang__)
+      "clang " __clang_version__
+#elif defined(__GNUC__)
+      "gcc " __VERSION__
+#else
+      "unknown compiler"
+#endif
+            << ", C++ " << __cplusplus << ", libpq " << pq / 10000 << "." << pq % 10000 << ", toml++ " << TOML_LIB_MAJOR << "."
+            << TOML_LIB_MINOR << "." << TOML_LIB_PATCH << ", spdlog " << SPDLOG_VER_MAJOR << "." << SPDLOG_VER_MINOR << "."
+            << SPDLOG_VER_PATCH << ", CLI11 " << CLI11_VERSION << ", simdjson " << simdjson::SIMDJSON_VERSION_MAJOR << "."
+            << simdjson::SIMDJSON_VERSION_MINOR << "." << simdjson::SIMDJSON_VERSION_REVISION << "\n"
+            << "default config: " << config::kDefaultConfigPath << "\n"
+            << "default plugins dir: " << PGXQ_DEFAULT_PLUGIN_DIR << "\n";
+  return kExitOk;
+}
+
+}  // namespace pgxq::app

@@ -1,0 +1,46 @@
+// app/context: what every command resolves the same way — the config (--config, else the
+// default file when it exists, else built-in defaults), the database (--database, else
+// PGXQD_DATABASE_URL, else the config, else libpq defaults) and the table — plus keeping
+// passwords out of anything printed.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.hpp"
+#include "pg/connection.hpp"
+
+namespace pgxq::app {
+
+struct Context {
+  std::shared_ptr<const config::Config> config;
+  bool config_from_file = false;
+  std::string conninfo;  // may hold a password: print only through describe_database()/scrub()
+  std::string conninfo_source;  // "--database", "PGXQD_DATABASE_URL", "config", "libpq defaults"
+};
+
+// Throws config::ConfigError when the chosen file is missing or invalid. `require_file`: a
+// missing default file is an error too (check-config).
+Context resolve(const std::optional<std::string>& config_flag, const std::optional<std::string>& database_flag,
+                bool require_file = false);
+
+// A copy of `config` with the plugin directory replaced.
+std::shared_ptr<const config::Config> with_plugin_dir(const config::Config& config, const std::string& dir);
+
+// "<masked conninfo>" or "libpq defaults (PGHOST, PGDATABASE, ...)".
+std::string describe_database(const std::string& conninfo);
+
+// `text` with the password of `conninfo` (if any) replaced by "***".
+std::string scrub(std::string text, const std::string& conninfo);
+
+// The table: --table if given (validated, CommandError 64 when invalid), else the config's.
+std::string resolve_table(const std::optional<std::string>& table_flag, const config::Config& config);
+
+// Opens a connection; CommandError 69 (unreachable) with a masked message.
+pg::Connection connect(const Context& ctx);
+
+// True for failures that mean "the database cannot be reached" (exit 69).
+bool is_unreachable(const pg::Error& e);
+
+}  // namespace pgxq::app

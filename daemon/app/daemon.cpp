@@ -1,0 +1,168 @@
+// app/daemon: see daemon.hpp. The shutdown sequence: the first signal says STOPPING=1 and
+// starts Engine::stop() on a helper thread (so this thread keeps listening); a second signal
+// calls Engine::stop_fast(); when stop() returns, the engine is destroyed, then the plugins'
+// shutdown hooks run (LoadedPlugins outlives the Engine).
+#include "app/daemon.hpp"
+
+#include <unistd.h>
+
+#include <spdlog/logger.h>
+
+#include <csignal>
+#include <thread>
+
+#include "app/context.hpp"
+#include "app/errors.hpp"
+#include "app/logging.hpp"
+#include "app/notify.hpp"
+#include "app/reload.hpp"
+#include "app/signals.hpp"
+#include "app/summary.hpp"
+#include "config/duration.hpp"
+#include "plugin/loader.hpp"
+#include "queue/engine.hpp"
+
+namespace pgxq::app {
+
+namespace {
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    default: return "signal";
+  }
+}
+
+void reload(const Context& ctx, const RunOptions& options, std::shared_ptr<const config::Config>& running,
+            spdlog::logger& log, queue::Engine& engine) {
+  if (!ctx.config_from_file) {
+    log.warn("SIGHUP: running on built-in defaults (no config file), nothing to reload");
+    return;
+  }
+  std::shared_ptr<const config::Config> fresh;
+  try {
+    fresh = config::load_file(running->path);
+  } catch (const config::ConfigError& e) {
+    log.error("SIGHUP: {} has errors, keeping the running config:\n{}", running->path, e.what());
+    return;
+  }
+  if (options.plugins_dir) fresh = with_plugin_dir(*fresh, running->plugins.dir);
+  auto plan = plan_reload(*running, *fresh);
+  std::string applied;
+  auto note = [&](const std::string& s) { applied += (applied.empty() ? "" : ", ") + s; };
+  if (plan.log_level) {
+    set_level(log, *plan.log_level);
+    note(std::string("log.level=") + config::to_string(*plan.log_level));
+  }
+  if (plan.poll_interval) {
+    engine.set_poll_interval(*plan.poll_interval);
+    note("worker.poll_interval=" + config::format_duration(*plan.poll_interval));
+  }
+  for (const auto& [queue, n] : plan.max_workers) {
+    engine.set_max_workers(queue, n);
+    note("queues." + queue + ".max_workers=" + std::to_string(n));
+  }
+  running = plan.applied;
+  log.info("SIGHUP: reloaded {}: applied {}", running->path, applied.empty() ? "nothing (no live-changeable setting changed)" : applied);
+  for (const auto& key : plan.needs_restart)
+    log.warn("SIGHUP: {} changed in {} but needs a restart to take effect (systemctl restart pgxqd)", key, running->path);
+}
+
+}  // namespace
+
+int run_daemon(const RunOptions& options) {
+  Context ctx = resolve(options.config, options.database);
+  auto cfg = ctx.config;
+  if (options.plugins_dir) cfg = with_plugin_dir(*cfg, *options.plugins_dir);
+
+  if (geteuid() == 0 && !options.allow_root)
+    throw CommandError(kExitFailure,
+                       "refusing to run as root: plugins are native code loaded into this process and run every job, "
+                       "so a bug or a hostile plugin would own the whole machine. Run pgxqd as an unprivileged user "
+                       "(the systemd unit uses the user 'pgxqd'), or pass --allow-root if you accept that risk "
+                       "(e.g. inside a throwaway container)");
+
+  auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
+  if (!ctx.config_from_file) log->info("no config file ({} not found): using built-in defaults", config::kDefaultConfigPath);
+  if (geteuid() == 0) log->warn("running as root (--allow-root): every plugin runs with full privileges");
+
+  // Before any other thread exists, so every thread inherits the blocked signal mask.
+  SignalThread signals;
+  Notifier notifier;
+
+  plugin::LoadedPlugins plugins;
+  try {
+    plugins = plugin::load_plugins(config::loader_options(*cfg, log));
+  } catch (const plugin::LoadError& e) {
+    log->critical("cannot load plugins from {}: {}", cfg->plugins.dir, e.what());
+    return kExitConfig;
+  }
+  if (plugins.handlers().empty()) {
+    log->critical("no plugin in {} registered a job kind, so there is nothing to work on; put plugin .so files there "
+                  "or set [plugins] dir in {}",
+                  cfg->plugins.dir, cfg->path.empty() ? std::string("the config") : cfg->path);
+    return kExitConfig;
+  }
+
+  queue::Engine engine(config::engine_options(*cfg, ctx.conninfo), plugins.handlers(), log);
+  if (auto interval = Notifier::watchdog_interval()) {
+    engine.set_heartbeat([&notifier] { notifier.watchdog(); });
+    log->info("systemd watchdog enabled: every {}", config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(*interval)));
+  }
+  try {
+    engine.start();
+  } catch (const pg::Error& e) {
+    std::string msg = scrub(e.what(), ctx.conninfo);
+    if (is_unreachable(e)) {
+      log->critical("cannot start: the database is unreachable: {}", msg);
+      return kExitUnavailable;
+    }
+    if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")
+      msg += " (create the table first: pgxqd migrate --table " + cfg->worker.table + ")";
+    log->critical("cannot start: {}", msg);
+    return kExitFailure;
+  }
+  log->info("{}", startup_summary(*cfg, ctx.conninfo, plugins.plugins()));
+  notifier.ready(status_line(engine.stats()));
+
+  std::shared_ptr<const config::Config> running = cfg;
+  std::thread stopper;
+  int stop_signals = 0;
+  int exit_code = kExitOk;
+  for (;;) {
+    auto ev = signals.wait_for(std::chrono::seconds(1));
+    if (ev && ev->kind == SignalEvent::terminate) {
+      if (++stop_signals == 1) {
+        log->info("{}: shutting down gracefully (up to {} for running jobs; send it again to stop now)", signal_name(ev->signo),
+                  config::format_duration(running->worker.shutdown_timeout));
+        notifier.stopping("stopping: " + status_line(engine.stats()));
+        stopper = std::thread([&engine, &signals] {
+          engine.stop();
+          signals.post({SignalEvent::wakeup, 0});
+        });
+      } else if (stop_signals == 2) {
+        log->warn("{} again: fast shutdown, cancelling running jobs now", signal_name(ev->signo));
+        engine.stop_fast();
+      }
+    } else if (ev && ev->kind == SignalEvent::reload) {
+      reload(ctx, options, running, *log, engine);
+    }
+    if (ev && ev->kind == SignalEvent::wakeup) break;  // Engine::stop() has returned
+    if (stop_signals == 0 && !engine.running()) {
+      log->critical("the engine stopped by itself; exiting so the service manager restarts pgxqd");
+      exit_code = kExitFailure;
+      notifier.stopping("engine stopped unexpectedly");
+      engine.stop_fast();
+      break;
+    }
+    if (stop_signals == 0) notifier.status(status_line(engine.stats()));
+  }
+  if (stopper.joinable()) stopper.join();
+  engine.wait();
+  log->info("pgxqd stopped");
+  return exit_code;
+}
+
+}  // namespace pgxq::app

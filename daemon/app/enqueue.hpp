@@ -1,0 +1,27 @@
+// app/enqueue: `pgxqd enqueue` — one job from the command line, or many from stdin (one JSON
+// object per line, validated completely before the transaction commits, so a bad line means
+// nothing is inserted).
+#pragma once
+
+#include <istream>
+#include <optional>
+#include <string>
+
+#include "app/context.hpp"
+
+namespace pgxq::app {
+
+struct EnqueueOptions {
+  std::optional<std::string> config, database, table;
+  std::string kind;
+  std::string args = "{}";
+  std::optional<std::string> queue;
+  std::optional<int> priority, max_attempts;
+  std::optional<std::string> in, at;
+  bool from_stdin = false;
+};
+
+// Prints the new id (or, with --stdin, the number inserted) on stdout. Returns the exit code.
+int enqueue(const EnqueueOptions& options, std::istream& in);
+
+}  // namespace pgxq::app

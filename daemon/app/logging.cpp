@@ -1,0 +1,167 @@
+// app/logging: see logging.hpp.
+#include "app/logging.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+
+#include <spdlog/logger.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/ansicolor_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace pgxq::app {
+
+namespace {
+
+spdlog::level::level_enum to_spdlog(config::LogLevel level) {
+  switch (level) {
+    case config::LogLevel::trace: return spdlog::level::trace;
+    case config::LogLevel::debug: return spdlog::level::debug;
+    case config::LogLevel::info: return spdlog::level::info;
+    case config::LogLevel::warn: return spdlog::level::warn;
+    case config::LogLevel::error: return spdlog::level::err;
+    case config::LogLevel::critical: return spdlog::level::critical;
+  }
+  return spdlog::level::info;
+}
+
+// syslog(3) priorities, which journald reads from a "<N>" line prefix (sd-daemon(3)).
+int syslog_priority(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+    case spdlog::level::debug: return 7;
+    case spdlog::level::info: return 6;
+    case spdlog::level::warn: return 4;
+    case spdlog::level::err: return 3;
+    case spdlog::level::critical: return 2;
+    default: return 6;
+  }
+}
+
+class PriorityFlag : public spdlog::custom_flag_formatter {
+public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    char buf[4] = {'<', static_cast<char>('0' + syslog_priority(msg.level)), '>', 0};
+    dest.append(buf, buf + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PriorityFlag>(); }
+};
+
+const char* level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return "trace";
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    case spdlog::level::err: return "error";
+    case spdlog::level::critical: return "critical";
+    default: return "info";
+  }
+}
+
+// Appends `s` as the inside of a JSON string. Invalid UTF-8 becomes U+FFFD so every line stays
+// valid JSON whatever a handler put into an error message.
+void append_json_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
+  static const char hex[] = "0123456789abcdef";
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\r': dest.append(std::string_view("\\r")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            dest.append(u, u + 6);
+          } else {
+            dest.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool valid = len != 0 && i + len <= s.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (valid) {
+      dest.append(s.data() + i, s.data() + i + len);
+      i += len;
+    } else {
+      dest.append(std::string_view("\xef\xbf\xbd"));
+      ++i;
+    }
+  }
+}
+
+// One JSON object per line: {"time":"...Z","level":"info","msg":"..."}.
+class JsonFormatter : public spdlog::formatter {
+public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    auto t = std::chrono::system_clock::to_time_t(msg.time);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char ts[40];
+    size_t n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms));
+    dest.append(std::string_view("{\"time\":\""));
+    dest.append(std::string_view(ts));
+    dest.append(std::string_view("\",\"level\":\""));
+    dest.append(std::string_view(level_name(msg.level)));
+    dest.append(std::string_view("\",\"msg\":\""));
+    append_json_escaped(dest, std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(std::string_view("\"}\n"));
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+}  // namespace
+
+LogStyle resolve_style(config::LogFormat format) {
+  switch (format) {
+    case config::LogFormat::json: return LogStyle::json;
+    case config::LogFormat::text: return isatty(STDERR_FILENO) ? LogStyle::terminal : LogStyle::plain;
+    case config::LogFormat::automatic: break;
+  }
+  const char* js = std::getenv("JOURNAL_STREAM");
+  bool tty = isatty(STDERR_FILENO) != 0;
+  if (js && *js && !tty) return LogStyle::journal;
+  return tty ? LogStyle::terminal : LogStyle::plain;
+}
+
+std::shared_ptr<spdlog::logger> make_logger(LogStyle style, config::LogLevel level) {
+  std::shared_ptr<spdlog::logger> log;
+  if (style == LogStyle::terminal) {
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::always);
+    log = std::make_shared<spdlog::logger>("pgxqd", std::move(sink));
+    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-8l%$ %v");
+  } else {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    log = std::make_shared<spdlog::logger>("pgxqd", std::move(sink));
+    if (style == LogStyle::json) {
+      log->set_formatter(std::make_unique<JsonFormatter>());
+    } else if (style == LogStyle::journal) {
+      // journald adds its own timestamps; the priority prefix sets the entry's level.
+      auto f = std::make_unique<spdlog::pattern_formatter>();
+      f->add_flag<PriorityFlag>('*').set_pattern("%*%v");
+      log->set_formatter(std::move(f));
+    } else {
+      log->set_pattern("%Y-%m-%d %H:%M:%S.%e %-8l %v");
+    }
+  }
+  set_level(*log, level);
+  // Warnings and errors reach the file or journal at once, even if the process dies right after.
+  log->flush_on(spdlog::level::trace);
+  return log;
+}
+
+void set_level(spdlog::logger& log, config::LogLevel level) { log.set_level(to_spdlog(level)); }
+
+}  // namespace pgxq::app

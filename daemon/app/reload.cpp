@@ -1,0 +1,75 @@
+// app/reload: see reload.hpp.
+#include "app/reload.hpp"
+
+namespace pgxq::app {
+
+int effective_max_workers(const config::Config& config, const config::QueueConfig& queue) {
+  return queue.max_workers > 0 ? queue.max_workers : config.worker.max_workers;
+}
+
+ReloadPlan plan_reload(const config::Config& running, const config::Config& fresh) {
+  ReloadPlan plan;
+  auto applied = std::make_shared<config::Config>(running);
+  auto restart = [&](bool changed, const char* key) {
+    if (changed) plan.needs_restart.emplace_back(key);
+  };
+
+  if (fresh.log.level != running.log.level) {
+    plan.log_level = fresh.log.level;
+    applied->log.level = fresh.log.level;
+  }
+  if (fresh.worker.poll_interval != running.worker.poll_interval) {
+    plan.poll_interval = fresh.worker.poll_interval;
+    applied->worker.poll_interval = fresh.worker.poll_interval;
+  }
+
+  // Queues: the same set (and tables) is needed to apply max_workers live.
+  bool same_queues = fresh.queues.size() == running.queues.size();
+  for (size_t i = 0; same_queues && i < fresh.queues.size(); ++i) {
+    const auto& a = running.queues[i];
+    bool found = false;
+    for (const auto& b : fresh.queues)
+      if (b.name == a.name) {
+        found = true;
+        if (b.table != a.table) plan.needs_restart.push_back("queues." + a.name + ".table");
+      }
+    same_queues = found;
+  }
+  if (!same_queues) {
+    plan.needs_restart.emplace_back("queues (added or removed)");
+  } else {
+    for (const auto& fq : fresh.queues) {
+      for (auto& rq : applied->queues) {
+        if (rq.name != fq.name) continue;
+        int before = effective_max_workers(running, rq);
+        int after = effective_max_workers(fresh, fq);
+        if (before != after) plan.max_workers[fq.name] = after;
+        rq.max_workers = fq.max_workers;
+      }
+    }
+    applied->worker.max_workers = fresh.worker.max_workers;
+  }
+
+  restart(fresh.log.format != running.log.format, "log.format");
+  restart(fresh.database.url != running.database.url, "database.url");
+  restart(fresh.database.pool_size != running.database.pool_size, "database.pool_size");
+  restart(fresh.worker.table != running.worker.table, "worker.table");
+  restart(fresh.worker.batch_size != running.worker.batch_size, "worker.batch_size");
+  restart(fresh.worker.rescue_after != running.worker.rescue_after, "worker.rescue_after");
+  restart(fresh.worker.shutdown_timeout != running.worker.shutdown_timeout, "worker.shutdown_timeout");
+  restart(fresh.worker.cancel_grace != running.worker.cancel_grace, "worker.cancel_grace");
+  restart(fresh.backoff.initial != running.backoff.initial || fresh.backoff.max != running.backoff.max ||
+              fresh.backoff.multiplier != running.backoff.multiplier || fresh.backoff.jitter != running.backoff.jitter,
+          "backoff");
+  restart(fresh.plugins.dir != running.plugins.dir, "plugins.dir");
+  bool settings_changed = fresh.plugins.settings.size() != running.plugins.settings.size();
+  for (const auto& [name, s] : fresh.plugins.settings) {
+    auto it = running.plugins.settings.find(name);
+    if (it == running.plugins.settings.end() || !(it->second.table == s.table)) settings_changed = true;
+  }
+  restart(settings_changed, "plugins.<name> settings");
+  plan.applied = std::move(applied);
+  return plan;
+}
+
+}  // namespace pgxq::app

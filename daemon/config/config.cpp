@@ -1,0 +1,544 @@
+// config/config: see config.hpp. The reader walks the parsed TOML once, section by section,
+// recording every problem with its position instead of stopping at the first one.
+#include "config/config.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+#include <pgxq/client.h>
+
+#include "config/duration.hpp"
+
+#ifndef PGXQ_DEFAULT_PLUGIN_DIR
+#define PGXQ_DEFAULT_PLUGIN_DIR "/usr/lib/pgxqd/plugins"
+#endif
+
+namespace pgxq::config {
+
+std::string Problem::str() const {
+  std::string out = file.empty() ? "<config>" : file;
+  if (pos.line > 0) out += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  out += message;
+  return out;
+}
+
+namespace {
+
+std::string join_problems(const std::vector<Problem>& problems) {
+  std::string out;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    if (i) out += "\n";
+    out += problems[i].str();
+  }
+  return out;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<Problem> problems)
+    : std::runtime_error(join_problems(problems)), problems_(std::move(problems)) {}
+
+const char* to_string(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::trace: return "trace";
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+    case LogLevel::critical: return "critical";
+  }
+  return "info";
+}
+
+const char* to_string(LogFormat format) noexcept {
+  switch (format) {
+    case LogFormat::automatic: return "auto";
+    case LogFormat::text: return "text";
+    case LogFormat::json: return "json";
+  }
+  return "auto";
+}
+
+std::string Config::where(std::string_view key) const {
+  std::string out = path.empty() ? "<config>" : path;
+  auto it = positions.find(key);
+  if (it != positions.end() && it->second.line > 0)
+    out += ":" + std::to_string(it->second.line) + ":" + std::to_string(it->second.column);
+  return out;
+}
+
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string normalise(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c == '-' || c == ' ') c = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string closest(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string w = normalise(word);
+  std::string best;
+  size_t best_d = std::numeric_limits<size_t>::max();
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(w, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  size_t allowed = std::max<size_t>(1, std::min<size_t>(3, std::max(w.size(), best.size()) / 3));
+  return best_d <= allowed ? best : std::string();
+}
+
+namespace {
+
+Position pos_of(const toml::source_region& src) {
+  return {static_cast<int>(src.begin.line), static_cast<int>(src.begin.column)};
+}
+
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+// The value as TOML would print it, for "got ..." in messages.
+std::string show(const toml::node& n) {
+  std::ostringstream os;
+  if (n.is_table()) return "a table";
+  if (n.is_array()) return "an array";
+  n.visit([&](auto&& v) { os << v; });
+  std::string s = os.str();
+  if (s.size() > 60) s = s.substr(0, 57) + "...";
+  return type_name(n) + " " + s;
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+class Reader {
+public:
+  Reader(std::string file, Config& cfg) : file_(std::move(file)), cfg_(cfg) {}
+
+  std::vector<Problem> problems;
+
+  void problem(Position pos, std::string key, std::string message) {
+    problems.push_back({file_, pos, std::move(key), std::move(message)});
+  }
+
+  void read(const toml::table& root) {
+    static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log"};
+    for (auto&& [k, v] : root) {
+      std::string key(k.str());
+      if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
+        unknown(pos_of(k.source()), "", key, sections, "sections");
+        continue;
+      }
+      if (!v.is_table()) {
+        problem(pos_of(k.source()), key, "expected a table [" + key + "], got " + show(v));
+        continue;
+      }
+      record(key, pos_of(k.source()));
+    }
+    if (auto t = root["database"].as_table()) database(*t);
+    if (auto t = root["worker"].as_table()) worker(*t);
+    if (auto t = root["backoff"].as_table()) backoff(*t);
+    if (auto t = root["queues"].as_table()) queues(*t);
+    if (auto t = root["plugins"].as_table()) plugins(*t);
+    if (auto t = root["log"].as_table()) log(*t);
+    if (cfg_.queues.empty()) cfg_.queues.push_back({"default", 0, "", {}});
+  }
+
+private:
+  void record(const std::string& key, Position pos) { cfg_.positions[key] = pos; }
+
+  void unknown(Position pos, const std::string& section, const std::string& key, const std::vector<std::string>& allowed,
+               const char* what) {
+    std::string full = section.empty() ? key : section + "." + key;
+    std::string msg = section.empty() ? "unknown section [" + key + "]" : "unknown key \"" + key + "\" in [" + section + "]";
+    std::string best = closest(key, allowed);
+    if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
+    msg += " (valid " + std::string(what) + ": " + quoted_list(allowed) + ")";
+    problem(pos, full, msg);
+  }
+
+  // Reports keys not in `allowed` and records where the known ones are.
+  void check_keys(const toml::table& t, const std::string& section, const std::vector<std::string>& allowed) {
+    for (auto&& [k, v] : t) {
+      std::string key(k.str());
+      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+        unknown(pos_of(k.source()), section, key, allowed, "keys");
+      else
+        record(section + "." + key, pos_of(v.source()));
+    }
+  }
+
+  void get_string(const toml::table& t, const std::string& section, const char* key, std::string& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (auto s = n->as_string()) {
+      out = s->get();
+      return;
+    }
+    problem(pos_of(n->source()), section + "." + key, "expected a string, got " + show(*n));
+  }
+
+  void get_int(const toml::table& t, const std::string& section, const char* key, int& out, int64_t min, int64_t max) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto full = section + "." + key;
+    auto i = n->as_integer();
+    if (!i) {
+      problem(pos_of(n->source()), full,
+              "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + show(*n));
+      return;
+    }
+    int64_t v = i->get();
+    if (v < min || v > max) {
+      problem(pos_of(n->source()), full,
+              "expected an integer from " + std::to_string(min) + " to " + std::to_string(max) + ", got " + std::to_string(v));
+      return;
+    }
+    out = static_cast<int>(v);
+  }
+
+  void get_number(const toml::table& t, const std::string& section, const char* key, double& out, double min, double max,
+                  const char* range_text) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto full = section + "." + key;
+    double v = 0;
+    if (auto f = n->as_floating_point()) v = f->get();
+    else if (auto i = n->as_integer()) v = static_cast<double>(i->get());
+    else {
+      problem(pos_of(n->source()), full, std::string("expected a number ") + range_text + ", got " + show(*n));
+      return;
+    }
+    if (!(v >= min && v <= max)) {
+      std::ostringstream os;
+      os << v;
+      problem(pos_of(n->source()), full, std::string("expected a number ") + range_text + ", got " + os.str());
+      return;
+    }
+    out = v;
+  }
+
+  void get_duration(const toml::table& t, const std::string& section, const char* key, std::chrono::milliseconds& out,
+                    bool allow_zero) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto full = section + "." + key;
+    const char* expected = allow_zero ? "expected a duration string such as \"500ms\", \"1s\", \"5m\" or \"1h\" (\"0s\" allowed)"
+                                      : "expected a positive duration string such as \"500ms\", \"1s\", \"5m\" or \"1h\"";
+    auto s = n->as_string();
+    if (!s) {
+      std::string msg = std::string(expected) + ", got " + show(*n);
+      if (n->is_integer() || n->is_floating_point()) msg += " (durations are strings with a unit, e.g. \"30s\")";
+      problem(pos_of(n->source()), full, msg);
+      return;
+    }
+    auto r = parse_duration(s->get());
+    if (!r.ok()) {
+      problem(pos_of(n->source()), full, r.error);
+      return;
+    }
+    if (!allow_zero && r.value.count() == 0) {
+      problem(pos_of(n->source()), full, std::string(expected) + ", got \"" + s->get() + "\" (zero is not allowed here)");
+      return;
+    }
+    out = r.value;
+  }
+
+  void get_table_name(const toml::table& t, const std::string& section, std::string& out) {
+    const toml::node* n = t.get("table");
+    if (!n) return;
+    std::string v;
+    get_string(t, section, "table", v);
+    if (!n->is_string()) return;
+    pgxq_error err{};
+    if (pgxq_validate_table_name(v.c_str(), &err) != 0) {
+      problem(pos_of(n->source()), section + ".table",
+              "invalid table name \"" + v + "\": " + err.message +
+                  " (expected lower-case letters, digits and _, optionally schema.table, not starting with a digit)");
+      return;
+    }
+    out = v;
+  }
+
+  void database(const toml::table& t) {
+    check_keys(t, "database", {"url", "pool_size"});
+    get_string(t, "database", "url", cfg_.database.url);
+    get_int(t, "database", "pool_size", cfg_.database.pool_size, 1, 1000);
+  }
+
+  void worker(const toml::table& t) {
+    const std::string s = "worker";
+    check_keys(t, s,
+               {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace"});
+    auto& w = cfg_.worker;
+    get_table_name(t, s, w.table);
+    get_duration(t, s, "poll_interval", w.poll_interval, false);
+    get_int(t, s, "batch_size", w.batch_size, 1, 10000);
+    get_int(t, s, "max_workers", w.max_workers, 1, 10000);
+    get_duration(t, s, "rescue_after", w.rescue_after, false);
+    get_duration(t, s, "shutdown_timeout", w.shutdown_timeout, true);
+    get_duration(t, s, "cancel_grace", w.cancel_grace, true);
+  }
+
+  void backoff(const toml::table& t) {
+    const std::string s = "backoff";
+    check_keys(t, s, {"initial", "max", "multiplier", "jitter"});
+    auto& b = cfg_.backoff;
+    get_duration(t, s, "initial", b.initial, false);
+    get_duration(t, s, "max", b.max, false);
+    get_number(t, s, "multiplier", b.multiplier, 1.0, 1000.0, "from 1 to 1000");
+    get_number(t, s, "jitter", b.jitter, 0.0, 0.99, "from 0 to 0.99");
+    if (b.max < b.initial) {
+      const toml::node* n = t.get("max");
+      problem(n ? pos_of(n->source()) : Position{}, "backoff.max",
+              "must be at least backoff.initial (" + format_duration(b.initial) + "), got " + format_duration(b.max));
+    }
+  }
+
+  void queues(const toml::table& t) {
+    for (auto&& [k, v] : t) {
+      std::string name(k.str());
+      std::string section = "queues." + name;
+      auto kp = pos_of(k.source());
+      auto q = v.as_table();
+      if (!q) {
+        problem(kp, section, "expected a table [queues." + name + "] with max_workers, got " + show(v));
+        continue;
+      }
+      if (name.empty() || name.size() > 128) {
+        problem(kp, section, "queue names must be 1 to 128 characters long");
+        continue;
+      }
+      bool bad_char = std::any_of(name.begin(), name.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+      if (bad_char) {
+        problem(kp, section, "queue names cannot contain control characters");
+        continue;
+      }
+      QueueConfig qc;
+      qc.name = name;
+      qc.pos = kp;
+      record(section, kp);
+      check_keys(*q, section, {"max_workers", "table"});
+      get_int(*q, section, "max_workers", qc.max_workers, 1, 10000);
+      get_table_name(*q, section, qc.table);
+      cfg_.queues.push_back(std::move(qc));
+    }
+  }
+
+  void plugins(const toml::table& t) {
+    for (auto&& [k, v] : t) {
+      std::string key(k.str());
+      auto kp = pos_of(k.source());
+      if (key == "dir") {
+        record("plugins.dir", pos_of(v.source()));
+        if (auto s = v.as_string()) {
+          if (s->get().empty()) problem(pos_of(v.source()), "plugins.dir", "expected a directory path, got an empty string");
+          else cfg_.plugins.dir = s->get();
+        } else {
+          problem(pos_of(v.source()), "plugins.dir", "expected a string (a directory path), got " + show(v));
+        }
+        continue;
+      }
+      if (auto pt = v.as_table()) {
+        record("plugins." + key, kp);
+        cfg_.plugins.settings[key] = PluginSettings{*pt, kp};
+        continue;
+      }
+      std::string msg = "unknown key \"" + key + "\" in [plugins]";
+      if (closest(key, {"dir"}) == "dir") msg += "; did you mean \"dir\"?";
+      msg += " (expected \"dir\" or a table [plugins." + key + "] of settings for the plugin named " + key + ")";
+      problem(kp, "plugins." + key, msg);
+    }
+  }
+
+  void log(const toml::table& t) {
+    const std::string s = "log";
+    check_keys(t, s, {"level", "format"});
+    static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
+    static const std::vector<std::string> formats = {"auto", "text", "json"};
+    if (const toml::node* n = t.get("level")) {
+      std::string v;
+      get_string(t, s, "level", v);
+      if (n->is_string()) {
+        auto it = std::find(levels.begin(), levels.end(), v);
+        if (it == levels.end()) {
+          std::string msg = "unknown log level \"" + v + "\"";
+          auto best = closest(v, levels);
+          if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
+          problem(pos_of(n->source()), "log.level", msg + " (expected one of " + quoted_list(levels) + ")");
+        } else {
+          cfg_.log.level = static_cast<LogLevel>(it - levels.begin());
+        }
+      }
+    }
+    if (const toml::node* n = t.get("format")) {
+      std::string v;
+      get_string(t, s, "format", v);
+      if (n->is_string()) {
+        if (v == "auto") cfg_.log.format = LogFormat::automatic;
+        else if (v == "text") cfg_.log.format = LogFormat::text;
+        else if (v == "json") cfg_.log.format = LogFormat::json;
+        else {
+          std::string msg = "unknown log format \"" + v + "\"";
+          auto best = closest(v, formats);
+          if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
+          problem(pos_of(n->source()), "log.format", msg + " (expected one of " + quoted_list(formats) + ")");
+        }
+      }
+    }
+  }
+
+  std::string file_;
+  Config& cfg_;
+};
+
+std::shared_ptr<const Config> parse(std::string_view text, const std::string& source) {
+  auto cfg = std::make_shared<Config>();
+  cfg->path = source;
+  cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::string desc(e.description());
+    if (desc.find("redefin") != std::string::npos)
+      desc += " (each table, e.g. a [queues.<name>], may appear only once; queue names must be unique)";
+    throw ConfigError({{source, pos_of(e.source()), "", "invalid TOML: " + desc}});
+  }
+  Reader reader(source, *cfg);
+  reader.read(root);
+  if (!reader.problems.empty()) throw ConfigError(std::move(reader.problems));
+  // A relative plugin dir means "next to the config file", not "wherever pgxqd was started".
+  std::filesystem::path dir(cfg->plugins.dir);
+  if (dir.is_relative() && !source.empty()) {
+    auto base = std::filesystem::path(source).parent_path();
+    cfg->plugins.dir = (base / dir).lexically_normal().string();
+  }
+  return cfg;
+}
+
+}  // namespace
+
+std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source) { return parse(text, source); }
+
+std::shared_ptr<const Config> load_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    std::string msg;
+    if (e == ENOENT)
+      msg = "config file not found (create it from the annotated example config/pgxqd.toml, or pass --config FILE)";
+    else if (e == EACCES)
+      msg = std::string("cannot read the config file: ") + std::strerror(e) +
+            " (it must be readable by the user pgxqd runs as)";
+    else
+      msg = std::string("cannot open the config file: ") + std::strerror(e);
+    throw ConfigError({{path, {}, "", msg}});
+  }
+  struct stat st {};
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw ConfigError({{path, {}, "", "is a directory, expected a TOML file"}});
+  }
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      throw ConfigError({{path, {}, "", std::string("cannot read the config file: ") + std::strerror(e)}});
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > (16u << 20)) {
+      ::close(fd);
+      throw ConfigError({{path, {}, "", "is larger than 16 MiB; this is not a pgxqd config file"}});
+    }
+  }
+  ::close(fd);
+  return parse(text, path);
+}
+
+std::shared_ptr<const Config> defaults() {
+  auto cfg = std::make_shared<Config>();
+  cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
+  cfg->queues.push_back({"default", 0, "", {}});
+  return cfg;
+}
+
+queue::EngineOptions engine_options(const Config& config, const std::string& conninfo) {
+  queue::EngineOptions o;
+  o.conninfo = conninfo;
+  o.pool_size = config.database.pool_size;
+  o.table = config.worker.table;
+  o.poll_interval = config.worker.poll_interval;
+  o.batch_size = config.worker.batch_size;
+  o.max_workers = config.worker.max_workers;
+  o.rescue_after = config.worker.rescue_after;
+  o.shutdown_timeout = config.worker.shutdown_timeout;
+  o.cancel_grace = config.worker.cancel_grace;
+  o.backoff = config.backoff;
+  for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
+  return o;
+}
+
+plugin::LoaderOptions loader_options(const Config& config, std::shared_ptr<spdlog::logger> log) {
+  plugin::LoaderOptions o;
+  o.dir = config.plugins.dir;
+  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
+  o.log = std::move(log);
+  return o;
+}
+
+}  // namespace pgxq::config
