@@ -101,7 +101,7 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
     try {
       if (!conn_) {
         conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
-        Core::prepare_session(*conn_, "completer");
+        core_->prepare_session(*conn_, "completer");
       }
       applied.clear();
       if (!done.empty()) {

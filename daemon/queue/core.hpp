@@ -40,7 +40,7 @@ struct Core {
   std::function<double()> random_unit;     // jitter samples in [0, 1)
 
   // Runs on every connection the engine opens: names it for pg_stat_activity.
-  static void prepare_session(pg::Connection& conn, const std::string& role);
+  void prepare_session(pg::Connection& conn, const std::string& role) const;
 };
 
 }  // namespace pgxq::queue

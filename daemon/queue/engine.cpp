@@ -22,15 +22,15 @@ Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
       handler_pool(options.conninfo, options.pool_size) {
   for (auto& [kind, _] : handlers) kinds.push_back(kind);
   kinds_array = text_array(std::span<const std::string>(kinds));
-  handler_pool.set_on_connect([](pg::Connection& c) { prepare_session(c, "handler"); });
+  handler_pool.set_on_connect([this](pg::Connection& c) { prepare_session(c, "handler"); });
   random_unit = [] {
     thread_local std::mt19937_64 gen{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
   };
 }
 
-void Core::prepare_session(pg::Connection& conn, const std::string& role) {
-  conn.exec("SELECT set_config('application_name', $1, false)", {"pgxqd " + role});
+void Core::prepare_session(pg::Connection& conn, const std::string& role) const {
+  conn.exec("SELECT set_config('application_name', $1, false)", {options.application_name + " " + role});
 }
 
 namespace {

@@ -37,6 +37,9 @@ struct EngineOptions {
   BackoffPolicy backoff;
   std::vector<QueueOptions> queues;  // empty: one queue "default"
   bool listen = true;                // LISTEN/NOTIFY wake-ups (poll stays as fallback)
+  // Sessions show up in pg_stat_activity as "<application_name> <role>" (producer, completer,
+  // listener, rescuer, handler, release).
+  std::string application_name = "pgxqd";
 };
 
 struct QueueStats {

@@ -41,7 +41,7 @@ void Listener::run() {
     std::unique_ptr<pg::Connection> conn;
     try {
       conn = std::make_unique<pg::Connection>(core_->options.conninfo);
-      Core::prepare_session(*conn, "listener");
+      core_->prepare_session(*conn, "listener");
       listen(*conn);
       core_->health.ok("listener");
       backoff.reset();

@@ -113,7 +113,7 @@ void Producer::claim_loop() {
     try {
       if (!conn) {
         conn = std::make_unique<pg::Connection>(core_->options.conninfo);
-        Core::prepare_session(*conn, "producer");
+        core_->prepare_session(*conn, "producer");
       }
       jobs = claim(*conn, want);
       if (static_cast<int>(jobs.size()) == want) {
@@ -253,7 +253,7 @@ void Producer::release(const std::vector<Job>& jobs) {
   for (int attempt = 1; attempt <= 5; ++attempt) {
     try {
       pg::Connection conn(core_->options.conninfo);
-      Core::prepare_session(conn, "release");
+      core_->prepare_session(conn, "release");
       std::string id_arr = int_array(ids), att_arr = int_array(attempts);
       auto r = conn.exec(table_->release_many, {id_arr, att_arr});
       core_->log->info("queue {}: released {} claimed job(s) that had not started", options_.name, r.rows());

@@ -16,7 +16,7 @@ void Rescuer::run_once() {
   try {
     if (!conn_) {
       conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
-      Core::prepare_session(*conn_, "rescuer");
+      core_->prepare_session(*conn_, "rescuer");
     }
     const std::string after = std::to_string(core_->options.rescue_after.count());
     const std::string limit = std::to_string(kRescueBatch);
