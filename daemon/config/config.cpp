@@ -79,18 +79,18 @@ std::string Config::where(std::string_view key) const {
 
 namespace {
 
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions ("dri" -> "dir").
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::string normalise(std::string_view s) {
@@ -110,6 +110,8 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
   size_t best_d = std::numeric_limits<size_t>::max();
   for (const auto& c : candidates) {
     size_t d = edit_distance(w, c);
+    // "warning" for "warn", "max_worker" for "max_workers": a prefix is as good as a typo.
+    if (w.size() >= 3 && c.size() >= 3 && (w.rfind(c, 0) == 0 || c.rfind(w, 0) == 0)) d = std::min<size_t>(d, 1);
     if (d < best_d) {
       best_d = d;
       best = c;
@@ -145,6 +147,11 @@ std::string show(const toml::node& n) {
   std::ostringstream os;
   if (n.is_table()) return "a table";
   if (n.is_array()) return "an array";
+  if (auto str = n.as_string()) {
+    std::string v = str->get();
+    if (v.size() > 60) v = v.substr(0, 57) + "...";
+    return "a string \"" + v + "\"";
+  }
   n.visit([&](auto&& v) { os << v; });
   std::string s = os.str();
   if (s.size() > 60) s = s.substr(0, 57) + "...";

@@ -24,6 +24,7 @@ bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') 
 DurationParse parse_duration(std::string_view text) {
   if (text.empty()) return fail(text, "it is empty");
   if (text == "0") return {};
+  if (text.find_first_of(" \t") != std::string_view::npos) return fail(text, "spaces are not allowed");
   if (text[0] == '-') return fail(text, "durations cannot be negative");
   if (text[0] == '+') text.remove_prefix(1);
 
@@ -34,7 +35,6 @@ DurationParse parse_duration(std::string_view text) {
   size_t i = 0;
   const std::string_view original = text;
   while (i < text.size()) {
-    if (text[i] == ' ') return fail(original, "spaces are not allowed");
     if (!is_digit(text[i]) && text[i] != '.') return fail(original, "expected a number at \"" + std::string(text.substr(i)) + "\"");
     int64_t whole = 0;
     bool any_digit = false;
