@@ -97,7 +97,11 @@ void Producer::claim_loop() {
         last_loop_ = std::chrono::steady_clock::now();
         if (stopping_) return;
         bool due = std::chrono::steady_clock::now() >= next_poll;
-        if ((woken_ || more_ || due) && free_slots() > 0) break;
+        // Working through a backlog, wait for half a batch of free slots so claims stay
+        // batched; a wake-up or the poll claims for any free slot, keeping pickup latency low.
+        const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
+        if ((woken_ || due) && free_slots() > 0) break;
+        if (more_ && free_slots() >= refill) break;
         // Wake at least once a second so the watchdog sees the loop alive.
         auto until = std::min(next_poll, std::chrono::steady_clock::now() + std::chrono::seconds(1));
         if (free_slots() <= 0) until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
@@ -215,7 +219,7 @@ void Producer::worker_loop() {
     auto it = std::find_if(running_.begin(), running_.end(), [&](const Job& j) { return j.id == job.id; });
     if (it != running_.end()) running_.erase(it);
     idle_workers_++;
-    if (more_ || woken_) claim_cv_.notify_one();
+    if (more_ || woken_) claim_cv_.notify_one();  // the claim loop decides whether enough is free
     if (running_.empty()) idle_cv_.notify_all();
   }
   idle_workers_--;
