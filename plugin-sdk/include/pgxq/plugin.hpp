@@ -441,7 +441,7 @@ public:
   template <class F>
   void handle(std::string_view kind, F&& fn);
 
-  const Settings settings() const noexcept { return Settings(host_, plugin_); }
+  Settings settings() const noexcept { return Settings(host_, plugin_); }
   template <class T>
   T config(std::string_view key) const { return settings().get<T>(key); }
   template <class T>
