@@ -16,6 +16,9 @@
 //                                                         (default complete; fail = retry)
 //   abort                                                 abort(): a crashing handler
 //   unknown_outcome                                       returns outcome code 99
+//   hang    {"ms": N}                                     ignores should-stop; completes after
+//                                                         N ms, or never without "ms": a handler
+//                                                         that shutdown cannot stop
 #include <pgxq/plugin.hpp>
 
 #include <algorithm>
@@ -90,6 +93,14 @@ pgxq::Outcome record_job(pgxq::Job& job) {
   return pgxq::Complete{};
 }
 
+// Deliberately deaf to should_stop(): what a handler stuck in a blocking call looks like.
+pgxq::Outcome hang_job(pgxq::Job& job) {
+  auto ms = job.arg_opt<int64_t>("ms");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms.value_or(0));
+  while (!ms || std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  return pgxq::Complete{};
+}
+
 // Returned through the raw C API: the C++ outcome types cannot express an unknown code.
 int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
 
@@ -107,6 +118,7 @@ PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
   });
   p.handle("record", record_job);
   p.handle("abort", [](pgxq::Job&) -> pgxq::Outcome { std::abort(); });
+  p.handle("hang", hang_job);
   if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
     throw std::runtime_error(p.host()->last_error());
 });

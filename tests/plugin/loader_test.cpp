@@ -51,7 +51,7 @@ TEST_CASE("loader: testkit loads with exactly its kinds") {
   CHECK(info.abi_minor == PGXQ_PLUGIN_ABI_MINOR);
   std::vector<std::string> kinds;
   for (const auto& [kind, handler] : loaded.handlers()) kinds.push_back(kind);
-  CHECK(kinds == std::vector<std::string>{"abort", "discard", "fail", "noop", "record", "sleep", "throw",
+  CHECK(kinds == std::vector<std::string>{"abort", "discard", "fail", "hang", "noop", "record", "sleep", "throw",
                                           "unknown_outcome"});
   CHECK(contains(log.text(), "plugin testkit 1.0.0 loaded"));
 }
