@@ -13,6 +13,9 @@ SignalThread::SignalThread() {
   // SIGUSR1 is only used to wake the waiting thread at destruction.
   sigaddset(&set_, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  // An ignored signal is discarded before sigwait() can see it, and ignoring is inherited
+  // (nohup, some supervisors): take the default action back. While blocked it never runs.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) ::signal(sig, SIG_DFL);
   thread_ = std::thread([this] { loop(); });
 }
 

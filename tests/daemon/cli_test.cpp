@@ -28,7 +28,7 @@ TEST_CASE("check-config: 0 when run would start, 78 for a bad config or a bad pl
   TestConfig bad(t.name(), "[worker2]\n");
   auto b = run({pgxqd(), "check-config", "--config", bad.path});
   CHECK(b.code == 78);
-  CHECK(has(b.err, bad.path + ":12:2: worker2: unknown section [worker2]; did you mean \"worker\"?"));
+  CHECK(has(b.err, bad.path + ":11:2: worker2: unknown section [worker2]; did you mean \"worker\"?"));
 
   auto missing = run({pgxqd(), "check-config", "--config", cfg.dir + "/nope.toml"});
   CHECK(missing.code == 78);

@@ -27,7 +27,8 @@ struct TestConfig {
     }
   }
   void write(const std::string& table, const std::string& extra = "", const std::string& worker_extra = "") {
-    write_file(path, "[worker]\ntable = \"" + table + "\"\npoll_interval = \"50ms\"\n" + worker_extra +
+    bool own_poll = worker_extra.find("poll_interval") != std::string::npos;
+    write_file(path, "[worker]\ntable = \"" + table + "\"\n" + (own_poll ? "" : "poll_interval = \"50ms\"\n") + worker_extra +
                          "\n[backoff]\ninitial = \"50ms\"\nmax = \"200ms\"\n\n[plugins]\ndir = \"" + plugin_dir() +
                          "\"\n" + extra);
   }
