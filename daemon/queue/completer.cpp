@@ -42,15 +42,12 @@ void Completer::submit(CompletionRecord record) {
 void Completer::stop() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) {
-      // already stopping or stopped
-    }
     stopping_ = true;
   }
   cv_.notify_one();
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);
-  stopped_ = true;
+  stopped_ = true;  // also when the thread never started
 }
 
 void Completer::run() {
@@ -59,7 +56,10 @@ void Completer::run() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty() && stopping_) return;
+      if (pending_.empty() && stopping_) {
+        stopped_ = true;  // under the lock: a later submit() sees it and does not queue
+        return;
+      }
       batch.swap(pending_);
     }
     write(batch);
