@@ -14,7 +14,7 @@ void copy_truncated(char* dst, size_t cap, std::string_view src) noexcept {
     // Back off continuation bytes (10xxxxxx) so the cut falls before a character's first byte.
     while (n > 0 && (static_cast<unsigned char>(src[n]) & 0xC0) == 0x80) --n;
   }
-  std::memcpy(dst, src.data(), n);
+  if (n > 0) std::memcpy(dst, src.data(), n);  // an empty view may have a null data()
   dst[n] = '\0';
 }
 
