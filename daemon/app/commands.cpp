@@ -56,13 +56,15 @@ int check_config(const CheckConfigOptions& o) {
   try {
     plugins = plugin::load_plugins(config::loader_options(*cfg, log));
   } catch (const plugin::LoadError& e) {
-    throw CommandError(kExitConfig, std::string("plugins in ") + cfg->plugins.dir + ": " + e.what());
+    throw CommandError(kExitConfig, "plugins in " + cfg->plugins.dir + ": " + locate_load_error(*cfg, e.what()));
   }
   if (plugins.handlers().empty())
     throw CommandError(kExitConfig, "no plugin in " + cfg->plugins.dir + " registered a job kind; `pgxqd run` would refuse to start");
 
   std::cout << "config " << cfg->path << ": OK\n";
-  std::cout << "  database: " << describe_database(ctx.conninfo) << " (from " << ctx.conninfo_source << ")\n";
+  std::cout << "  database: " << describe_database(ctx.conninfo);
+  if (!ctx.conninfo.empty()) std::cout << " (from " << ctx.conninfo_source << ")";
+  std::cout << "\n";
   std::cout << "  table:    " << cfg->worker.table << "\n";
   std::cout << "  queues:  ";
   for (const auto& q : cfg->queues) std::cout << " " << q.name << " (max_workers " << effective_max_workers(*cfg, q) << ")";

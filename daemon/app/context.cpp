@@ -80,6 +80,13 @@ std::string resolve_table(const std::optional<std::string>& table_flag, const co
   return *table_flag;
 }
 
+std::string locate_load_error(const config::Config& config, const std::string& message) {
+  for (const auto& [name, settings] : config.plugins.settings)
+    if (message.find("[plugins." + name + "]") != std::string::npos)
+      return config.where("plugins." + name) + ": plugins." + name + ": " + message;
+  return message;
+}
+
 bool is_unreachable(const pg::Error& e) {
   const auto& s = e.sqlstate();
   return e.connection_lost() || s.rfind("08", 0) == 0 || s.rfind("28", 0) == 0 || s == "3D000" || s == "57P03";

@@ -40,6 +40,10 @@ std::string resolve_table(const std::optional<std::string>& table_flag, const co
 // Opens a connection; CommandError 69 (unreachable) with a masked message.
 pg::Connection connect(const Context& ctx);
 
+// A plugin loader refusal, prefixed with the config position when it is about one of the
+// config's [plugins.<name>] tables ("<file>:<line>:<col>: plugins.<name>: ...").
+std::string locate_load_error(const config::Config& config, const std::string& message);
+
 // True for failures that mean "the database cannot be reached" (exit 69).
 bool is_unreachable(const pg::Error& e);
 

@@ -96,7 +96,7 @@ int run_daemon(const RunOptions& options) {
   try {
     plugins = plugin::load_plugins(config::loader_options(*cfg, log));
   } catch (const plugin::LoadError& e) {
-    log->critical("cannot load plugins from {}: {}", cfg->plugins.dir, e.what());
+    log->critical("cannot load plugins from {}: {}", cfg->plugins.dir, locate_load_error(*cfg, e.what()));
     return kExitConfig;
   }
   if (plugins.handlers().empty()) {

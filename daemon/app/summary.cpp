@@ -18,13 +18,12 @@ std::string startup_summary(const config::Config& config, const std::string& con
     if (!q.table.empty()) s += "@" + q.table;
   }
   s += "] kinds=[";
-  bool first = true;
-  for (const auto& p : plugins)
-    for (const auto& k : p.kinds) {
-      if (!first) s += ", ";
-      first = false;
-      s += k + "(" + p.name + " " + p.version + ")";
-    }
+  for (size_t i = 0; i < plugins.size(); ++i) {
+    const auto& p = plugins[i];
+    if (i) s += "; ";
+    s += p.name + " " + p.version + ":";
+    for (size_t k = 0; k < p.kinds.size(); ++k) s += (k ? ", " : " ") + p.kinds[k];
+  }
   s += "] poll=" + config::format_duration(config.worker.poll_interval) +
        " config=" + (config.path.empty() ? std::string("(built-in defaults)") : config.path);
   return s;

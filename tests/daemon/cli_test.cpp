@@ -52,7 +52,8 @@ TEST_CASE("check-config: 0 when run would start, 78 for a bad config or a bad pl
 
   auto settings = run({pgxqd(), "check-config", "--config", TestConfig(t.name(), "[plugins.no_such_plugin]\nx = 1\n").path});
   CHECK(settings.code == 78);
-  CHECK(has(settings.err, "no_such_plugin"));
+  CHECK(has(settings.err, ":11:"));
+  CHECK(has(settings.err, "plugins.no_such_plugin: [plugins.no_such_plugin]"));
 }
 
 TEST_CASE("the example config passes check-config") {
