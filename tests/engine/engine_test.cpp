@@ -174,7 +174,8 @@ TEST_CASE("graceful shutdown finishes running jobs and leaves the rest available
   for (int i = 0; i < 6; ++i) ids.push_back(f.insert("sleep", R"({"ms": 300})"));
   auto e = f.make_engine(o);
   e->start();
-  REQUIRE(wait_until([&] { return f.count("state = 'running'") == 2; }));
+  // Started, not merely claimed: claimed-but-unstarted jobs would be released instead.
+  REQUIRE(wait_until([&] { return e->stats()[0].running == 2; }));
   e->stop();
   CHECK(f.count("state = 'completed'") >= 2);
   CHECK(f.count("state = 'running'") == 0);
@@ -191,7 +192,7 @@ TEST_CASE("shutdown timeout: running handlers are told to stop") {
   auto id = f.insert("sleep", R"({"ms": 600000})");
   auto e = f.make_engine(o);
   e->start();
-  REQUIRE(wait_state(f, id, "running"));
+  REQUIRE(wait_until([&] { return e->stats()[0].running == 1; }));
   e->stop();
   auto r = f.row(id);
   CHECK(r.state == "available");  // retried by the cancelled handler
