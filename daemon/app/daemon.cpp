@@ -119,7 +119,7 @@ int run_daemon(const RunOptions& options) {
       log->critical("cannot start: the database is unreachable: {}", msg);
       return kExitUnavailable;
     }
-    if (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")
+    if ((e.sqlstate() == "42P01" || e.sqlstate() == "3F000") && msg.find("pgxqd migrate") == std::string::npos)
       msg += " (create the table first: pgxqd migrate --table " + cfg->worker.table + ")";
     log->critical("cannot start: {}", msg);
     return kExitFailure;
