@@ -6,6 +6,8 @@
 // index for the ORDER BY and sorts the whole backlog on every claim.
 #include "queue/sql.hpp"
 
+#include <pgxq/client.h>
+
 #include <stdexcept>
 
 namespace pgxq::queue {
@@ -18,9 +20,12 @@ std::string quote_table(const std::string& table) {
   return "\"" + table.substr(0, dot) + "\".\"" + table.substr(dot + 1) + "\"";
 }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-  return s;
+// The channel the migration's NOTIFY trigger sends on; libpgxq owns the rule.
+std::string channel_for(const std::string& table) {
+  char buf[PGXQ_NOTIFY_CHANNEL_MAX];
+  pgxq_error err{};
+  if (pgxq_notify_channel(table.c_str(), buf, sizeof buf, &err) != 0) throw std::invalid_argument(err.message);
+  return buf;
 }
 
 template <typename T>
@@ -41,7 +46,7 @@ std::string quoted_array(std::span<const T> values) {
 
 }  // namespace
 
-TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel("pgxq_" + replace_all(t, ".", "_")) {
+TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
   const std::string T = quoted;
   claim =
       "WITH candidates AS MATERIALIZED ("
