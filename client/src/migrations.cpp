@@ -71,9 +71,29 @@ std::string v2_notify_trigger(const TableName& t) {
          " REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION " + function + "();\n";
 }
 
+// v3: some go-pgxq releases create the fetch index as (queue, priority, scheduled_at), without
+// kind. pgxqd's claim reads each handled kind's first candidates in order from an index led by
+// (queue, kind, priority, scheduled_at); without one a claim degrades with the backlog of other
+// kinds. Adds that index only where no equivalent exists, so fresh tables don't carry two.
+std::string v3_claim_index(const TableName& t) {
+  const std::string table = t.sql();
+  return "DO $pgxq$\n"
+         "BEGIN\n"
+         "  IF NOT EXISTS (SELECT 1 FROM pg_index i\n"
+         "                  WHERE i.indrelid = '" + table + "'::regclass\n"
+         "                    AND pg_get_indexdef(i.indexrelid) LIKE\n"
+         "                        '%(queue, kind, priority, scheduled_at) WHERE (state = ''available''::text)') THEN\n"
+         "    CREATE INDEX " + quoted("idx_" + t.flat() + "_claim") + " ON " + table +
+         " (queue, kind, priority, scheduled_at) WHERE state = 'available';\n"
+         "  END IF;\n"
+         "END\n"
+         "$pgxq$;\n";
+}
+
 constexpr Migration all[] = {
     {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
     {2, "statement-level NOTIFY trigger", v2_notify_trigger},
+    {3, "claim index where the fetch index lacks kind (older go-pgxq tables)", v3_claim_index},
 };
 
 }  // namespace

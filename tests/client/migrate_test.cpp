@@ -61,7 +61,7 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
   CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
 
   // The columns, defaults and indexes of go-pgxq's table.
@@ -77,12 +77,14 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
   CHECK(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_fetch"})
             ->find("(queue, kind, priority, scheduled_at) WHERE (state = 'available'::text)") != std::string::npos);
   CHECK_THROWS(conn.exec("INSERT INTO " + t + " (kind, state) VALUES ('k', 'bogus')"));
+  // The fetch index already serves the claim: no second index.
+  CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_claim"}) == 0);
 
   // Dropping the table and migrating again re-creates it despite the recorded versions.
   conn.exec("DROP TABLE " + t);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   CHECK(count_rows(conn, t) == 0);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
 }
 
 TEST_CASE("migrate: two connections migrating the same table at once both succeed") {
@@ -99,8 +101,8 @@ TEST_CASE("migrate: two connections migrating the same table at once both succee
     tb.join();
     CHECK_MESSAGE(ra == 0, ea.message);
     CHECK_MESSAGE(rb == 0, eb.message);
-    CHECK(versions(a, "pgxq_schema_migrations", t) == 2);
-    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2");
+    CHECK(versions(a, "pgxq_schema_migrations", t) == 3);
+    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2,3");
   }
 }
 
@@ -123,7 +125,7 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
 
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
   CHECK(count_rows(conn, t, "id = " + std::to_string(before) + " AND kind = 'from_go' AND args->>'from' = 'go'") == 1);
 
   // The NOTIFY trigger fires for go-pgxq's own INSERT, with the queue as payload.
@@ -144,6 +146,22 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
   o.table = t.c_str();
   CHECK(pgxq_insert(conn.get(), "from_c", nullptr, &o, &err) > after);
   CHECK(count_rows(conn, t) == 3);
+}
+
+TEST_CASE("migrate: a go-pgxq table whose fetch index lacks kind gets a claim index") {
+  auto conn = connect();
+  const std::string t = unique_name("oldidx");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + "; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  exec_script(conn, replace_all(go_pgxq_ddl(t), "(queue, kind, priority, scheduled_at)", "(queue, priority, scheduled_at)"));
+  REQUIRE(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_fetch"})
+              ->find("(queue, priority, scheduled_at)") != std::string::npos);
+  pgxq_error err{};
+  REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
+  CHECK(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_claim"})
+            .value_or("")
+            .find("(queue, kind, priority, scheduled_at) WHERE (state = 'available'::text)") != std::string::npos);
+  // go-pgxq's own index is left as it was.
+  CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_fetch"}) == 1);
 }
 
 TEST_CASE("migrate: a bulk insert notifies once per queue, and only for jobs due now") {
@@ -180,7 +198,7 @@ TEST_CASE("migrate: a schema-qualified table") {
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2");
+  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2,3");
   CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname IN ($2, $3)",
                {schema, "idx_" + schema + "_jobs_fetch", "idx_" + schema + "_jobs_rescue"}) == 2);
   CHECK(scalar(conn, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
@@ -223,7 +241,7 @@ TEST_CASE("schema: the SQL text of every migration, runnable by hand") {
   exec_script(conn, text);
   exec_script(conn, text);  // idempotent
   pgxq::client::migrate(conn.get(), t);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
   pgxq::client::Options o;
   o.table = t;
   CHECK(pgxq::client::insert(conn.get(), "k", "", o) > 0);
