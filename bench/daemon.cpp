@@ -1,0 +1,172 @@
+// bench/daemon: see daemon.hpp.
+#include "daemon.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace pgxq::bench {
+
+namespace {
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Daemon::Daemon(const Env& env, const DaemonConfig& c) {
+  static std::atomic<int> n{0};
+  dir_ = env.workdir + "/pgxqd-" + std::to_string(++n);
+  if (mkdir(dir_.c_str(), 0755) != 0) throw std::runtime_error("cannot create " + dir_ + ": " + std::strerror(errno));
+  const std::string config = dir_ + "/pgxqd.toml";
+  log_ = dir_ + "/pgxqd.log";
+  write_text(config, "[database]\npool_size = " + std::to_string(c.pool_size) + "\n\n[worker]\ntable = \"" + c.table +
+                         "\"\npoll_interval = \"" + c.poll_interval + "\"\nbatch_size = " + std::to_string(c.batch_size) +
+                         "\nmax_workers = " + std::to_string(c.max_workers) + "\n\n[backoff]\ninitial = \"" +
+                         c.backoff_initial + "\"\nmax = \"" + c.backoff_max + "\"\n\n[plugins]\ndir = \"" + env.plugins +
+                         "\"\n\n[log]\nlevel = \"warn\"\nformat = \"text\"\n");
+
+  // Our own sd_notify socket: READY=1 says the engine has started.
+  const std::string sock = dir_ + "/notify.sock";
+  notify_fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (notify_fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (sock.size() >= sizeof(addr.sun_path)) throw std::runtime_error("notify socket path too long: " + sock);
+  std::strcpy(addr.sun_path, sock.c_str());
+  if (bind(notify_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    throw std::runtime_error("bind " + sock + ": " + std::strerror(errno));
+
+  std::vector<std::string> argv{env.pgxqd, "run", "--config", config};
+  if (!env.conninfo.empty()) {
+    argv.push_back("--database");
+    argv.push_back(env.conninfo);
+  }
+  if (geteuid() == 0) argv.push_back("--allow-root");
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0 && std::strncmp(*e, "WATCHDOG_", 9) != 0 &&
+        std::strncmp(*e, "JOURNAL_STREAM=", 15) != 0)
+      envs.emplace_back(*e);
+  envs.push_back("NOTIFY_SOCKET=" + sock);
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) throw std::runtime_error("cannot open " + log_ + ": " + std::strerror(errno));
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ == 0) {
+    dup2(out, 1);
+    dup2(out, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(out);
+  wait_ready();
+}
+
+Daemon::~Daemon() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status_, 0);
+  }
+  if (notify_fd_ >= 0) close(notify_fd_);
+}
+
+void Daemon::wait_ready() {
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  char buf[4096];
+  while (Clock::now() < deadline) {
+    pollfd p{notify_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      ssize_t len = recv(notify_fd_, buf, sizeof(buf) - 1, 0);
+      if (len > 0) {
+        buf[len] = 0;
+        if (std::strstr(buf, "READY=1")) return;
+      }
+    }
+    if (!alive())
+      throw std::runtime_error("pgxqd exited before it was ready (status " + std::to_string(status_) + "); its log:\n" +
+                               log_tail());
+  }
+  throw std::runtime_error("pgxqd did not report READY=1 within 60 s; its log:\n" + log_tail());
+}
+
+bool Daemon::alive() {
+  if (exited_) return false;
+  if (waitpid(pid_, &status_, WNOHANG) == pid_) exited_ = true;
+  return !exited_;
+}
+
+ProcSample Daemon::sample() const {
+  ProcSample s;
+  std::istringstream status(read_text("/proc/" + std::to_string(pid_) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    auto kb = [&] { return std::stod(line.substr(line.find(':') + 1)) / 1024.0; };
+    if (line.rfind("VmRSS:", 0) == 0) s.rss_mb = kb();
+    if (line.rfind("VmHWM:", 0) == 0) s.hwm_mb = kb();
+  }
+  // /proc/<pid>/stat: fields after the command name (which may hold spaces) start at field 3;
+  // utime and stime are fields 14 and 15, in clock ticks.
+  std::string stat = read_text("/proc/" + std::to_string(pid_) + "/stat");
+  auto close_paren = stat.rfind(')');
+  if (close_paren != std::string::npos) {
+    std::istringstream rest(stat.substr(close_paren + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), std::istream_iterator<std::string>()};
+    if (f.size() > 12) s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return s;
+}
+
+void Daemon::stop() {
+  if (!alive()) throw std::runtime_error("pgxqd had already exited (status " + std::to_string(status_) + "); its log:\n" + log_tail());
+  kill(pid_, SIGTERM);
+  auto deadline = Clock::now() + std::chrono::seconds(90);
+  while (Clock::now() < deadline) {
+    if (!alive()) {
+      if (WIFEXITED(status_) && WEXITSTATUS(status_) == 0) return;
+      throw std::runtime_error("pgxqd did not stop cleanly (status " + std::to_string(status_) + "); its log:\n" + log_tail());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("pgxqd did not stop within 90 s of SIGTERM; its log:\n" + log_tail());
+}
+
+std::string Daemon::log_tail() const {
+  std::string text = read_text(log_);
+  if (text.size() > 4000) text = "..." + text.substr(text.size() - 4000);
+  return text;
+}
+
+}  // namespace pgxq::bench

@@ -1,0 +1,53 @@
+// bench/daemon: the real pgxqd binary as a child process — a generated config, output captured
+// to a log file, readiness taken from its sd_notify READY=1 (NOTIFY_SOCKET pointed at our own
+// socket), its memory and CPU read from /proc, and a graceful stop that must exit 0.
+#pragma once
+
+#include <string>
+
+#include "bench.hpp"
+
+namespace pgxq::bench {
+
+struct DaemonConfig {
+  std::string table;
+  int max_workers = 100;
+  int batch_size = 10;
+  int pool_size = 10;
+  std::string poll_interval = "1s";    // the default: pickup must not depend on it
+  std::string backoff_initial = "1s";  // the defaults
+  std::string backoff_max = "1h";
+};
+
+struct ProcSample {
+  double rss_mb = 0;   // VmRSS
+  double hwm_mb = 0;   // VmHWM: peak RSS since start
+  double cpu_s = 0;    // utime + stime, all threads
+};
+
+class Daemon {
+public:
+  Daemon(const Env& env, const DaemonConfig& config);
+  ~Daemon();  // SIGKILL if still running
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int pid() const { return pid_; }
+  bool alive();
+  ProcSample sample() const;
+  // SIGTERM, wait for a graceful exit; throws when it does not exit 0 within the deadline.
+  void stop();
+  std::string log_tail() const;
+
+private:
+  void wait_ready();
+
+  int pid_ = -1;
+  int notify_fd_ = -1;
+  std::string dir_;
+  std::string log_;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+}  // namespace pgxq::bench
