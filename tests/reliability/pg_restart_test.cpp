@@ -40,9 +40,9 @@ void restart_under_load(const std::string& mode) {
     auto at = rng.uniform(jobs * (i - 1) / (restarts + 1) + 1, jobs * i / (restarts + 1));
     REQUIRE(wait_count(db, done_sql, at));
     auto r = run({source_dir() + "/scripts/pg", "restart", pgdir, mode});
+    MESSAGE("restart ", i, " (", mode, ") at ", at, " completed");
     INFO(r.err);
     REQUIRE(r.code == 0);
-    MESSAGE("restart ", i, " (", mode, ") at ", at, " completed");
     // The daemon notices and comes back before the next fault.
     REQUIRE(d.running());
     REQUIRE(wait_until([&] { return count_lines(d.log(), "reachable again") >= i; }, std::chrono::seconds(60)));

@@ -60,7 +60,7 @@ TEST_CASE("pg_terminate_backend on producer, handler, completer and listener ses
     auto n = terminate_role(db, role);
     CHECK(n >= 1);
     terminated += static_cast<int>(n);
-    MESSAGE("terminated ", n, " '", role, "' session(s) at ", progress, " completed");
+    MESSAGE("terminated ", n, " '", role, "' session(s) at ", try_scalar(ci, done_sql).value_or(-1), " completed");
     if (role == "listener") {
       // The LISTEN connection comes back by itself.
       CHECK(wait_count(ci, sessions_sql(db, role), 1, std::chrono::seconds(30)));
