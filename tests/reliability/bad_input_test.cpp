@@ -34,7 +34,7 @@ std::string sqlstate_of(pg::Connection& c, const std::string& sql) {
 
 }  // namespace
 
-TEST_CASE("jobs the handler cannot use: discarded with the handler's message; the daemon keeps working") {
+TEST_CASE("jobs the handler cannot use: discarded with the handler's message and the daemon keeps working") {
   TempTable t("rel_badjob");
   auto rec = unique_name("rel_badjob_rec");
   const auto db = conninfo();

@@ -9,7 +9,7 @@ using namespace pgxq::test;
 using namespace pgxq::test::rel;
 namespace pg = pgxq::pg;
 
-TEST_CASE("a handler that never returns: shutdown ends within shutdown_timeout + cancel_grace; job left for rescue") {
+TEST_CASE("a handler that never returns: shutdown ends within shutdown_timeout + cancel_grace, job left for rescue") {
   TempTable t("rel_hang");
   const auto db = conninfo();
   auto c = connect();

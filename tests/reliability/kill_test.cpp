@@ -69,7 +69,7 @@ TEST_CASE("kill -9 at random moments: every record job completes, exactly one ro
   c.exec("DROP TABLE IF EXISTS " + rec);
 }
 
-TEST_CASE("poison job: the daemon dies on every attempt; after 3 rescues the job is failed, the rest completed") {
+TEST_CASE("poison job: the daemon dies on every attempt, after 3 rescues the job is failed and the rest completed") {
   TempTable t("rel_poison");
   const auto db = conninfo();
   const int others = 200;
