@@ -1,5 +1,5 @@
 // End-to-end: the systemd notification protocol observed through a test NOTIFY_SOCKET —
-// READY=1 once the engine started, STATUS= with queue counts, STOPPING=1 on SIGTERM.
+// READY=1 once the engine started, STATUS= with queue counts, WATCHDOG=1, STOPPING=1 on SIGTERM.
 #include <doctest/doctest.h>
 
 #include <poll.h>
@@ -69,6 +69,20 @@ TEST_CASE("sd_notify: READY=1 after start, STATUS= with queue counts, STOPPING=1
   CHECK(sock.wait_for("completed 5"));
   p.signal(SIGTERM);
   CHECK(sock.wait_for("STOPPING=1"));
+  auto code = p.wait();
+  REQUIRE(code);
+  CHECK(*code == 0);
+}
+
+TEST_CASE("sd_notify: WATCHDOG=1 keeps coming from the engine loop when systemd asks for a watchdog") {
+  TempTable t("e2e_watchdog");
+  TestConfig cfg(t.name());
+  NotifySocket sock(cfg.dir + "/notify.sock");
+  Process p(run_argv(cfg.path), {{"NOTIFY_SOCKET", cfg.dir + "/notify.sock"}, {"WATCHDOG_USEC", "3000000"}});
+  REQUIRE(sock.wait_for("READY=1"));
+  CHECK(sock.wait_for("WATCHDOG=1"));
+  CHECK(p.err().find("systemd watchdog enabled") != std::string::npos);
+  p.signal(SIGTERM);
   auto code = p.wait();
   REQUIRE(code);
   CHECK(*code == 0);
