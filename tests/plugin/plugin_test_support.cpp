@@ -1,11 +1,12 @@
 // Plugin test support: see plugin_test_support.hpp.
 #include "plugin_test_support.hpp"
 
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 
 #include "support.hpp"
@@ -28,16 +29,36 @@ std::string PluginDir::add(const std::string& source, const std::string& name, u
   return dest;
 }
 
+namespace {
+
+// Shares ownership of the stream, so the logger stays valid however long someone keeps it.
+class SharedStreamSink : public spdlog::sinks::base_sink<std::mutex> {
+public:
+  explicit SharedStreamSink(std::shared_ptr<std::ostringstream> out) : out_(std::move(out)) {}
+
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    out_->write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  }
+  void flush_() override {}
+
+private:
+  std::shared_ptr<std::ostringstream> out_;
+};
+
+}  // namespace
+
 CapturedLog::CapturedLog() : out(std::make_shared<std::ostringstream>()) {
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out);
-  logger = std::make_shared<spdlog::logger>("plugin-test", sink);
+  logger = std::make_shared<spdlog::logger>("plugin-test", std::make_shared<SharedStreamSink>(out));
   logger->set_level(spdlog::level::trace);
 }
 
 plugin::LoaderOptions loader_options(const std::string& dir, std::shared_ptr<spdlog::logger> log) {
   plugin::LoaderOptions o;
   o.dir = dir;
-  o.log = log ? std::move(log) : CapturedLog().logger;
+  o.log = log ? std::move(log) : std::make_shared<spdlog::logger>("plugin-test");  // no sinks: discards
   return o;
 }
 
