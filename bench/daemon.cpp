@@ -52,7 +52,8 @@ Daemon::Daemon(const Env& env, const DaemonConfig& c) {
                          "\"\n\n[log]\nlevel = \"warn\"\nformat = \"text\"\n");
 
   // Our own sd_notify socket: READY=1 says the engine has started.
-  const std::string sock = dir_ + "/notify.sock";
+  notify_path_ = dir_ + "/notify.sock";
+  const std::string& sock = notify_path_;
   notify_fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (notify_fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_un addr{};
@@ -113,7 +114,15 @@ void Daemon::wait_ready() {
       ssize_t len = recv(notify_fd_, buf, sizeof(buf) - 1, 0);
       if (len > 0) {
         buf[len] = 0;
-        if (std::strstr(buf, "READY=1")) return;
+        if (std::strstr(buf, "READY=1")) {
+          // Nobody reads STATUS= updates from here on: a full datagram queue would block the
+          // daemon's main loop inside sd_notify (and with it SIGTERM handling), so go away;
+          // its later notifications then fail at once and are ignored.
+          close(notify_fd_);
+          notify_fd_ = -1;
+          unlink(notify_path_.c_str());
+          return;
+        }
       }
     }
     if (!alive())

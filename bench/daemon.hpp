@@ -44,6 +44,7 @@ private:
 
   int pid_ = -1;
   int notify_fd_ = -1;
+  std::string notify_path_;
   std::string dir_;
   std::string log_;
   bool exited_ = false;
