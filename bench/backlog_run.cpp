@@ -28,7 +28,7 @@ BacklogRun run_daemon_backlog(const Env& env, const std::string& scenario, const
   progress(scenario, "loading " + std::to_string(n) + " jobs; pgxqd (" + std::to_string(config.max_workers) +
                          " workers, batch " + std::to_string(config.batch_size) + ") works them");
   double committed = load_backlog(conn, table.name(), n, mix);
-  auto deadline = std::chrono::seconds(120 + n / 200);
+  auto deadline = std::chrono::seconds(300 + n / 500);
   wait_drained(conn, table.name(), handled, deadline, scenario, [&] { return daemon.alive(); }, n);
   run.end = daemon.sample();
   daemon.stop();

@@ -90,6 +90,7 @@ void wait_drained(pg::Connection& conn, const std::string& table, const std::vec
                            " OR EXISTS (SELECT 1 FROM " + table + " WHERE state = 'running')";
   auto start = Clock::now();
   auto next_progress = start + std::chrono::seconds(5);
+  int64_t last_left = -1;
   for (;;) {
     auto r = conn.exec(busy, {kinds_s});
     if (r.text(0, 0) == "f") return;
@@ -102,6 +103,15 @@ void wait_drained(pg::Connection& conn, const std::string& table, const std::vec
                                   kinds_s + "'::text[])");
       progress(scenario, std::to_string(total - left) + "/" + std::to_string(total) + " jobs done after " +
                              std::to_string(static_cast<int>(seconds_since(start))) + " s");
+      if (left == last_left) {
+        // No progress for a whole interval: show what the daemon's sessions are doing.
+        auto s = conn.exec(
+            "SELECT application_name || ' ' || state || coalesce(' wait=' || wait_event, '') || ' for ' ||"
+            " round(extract(epoch FROM now() - state_change)::numeric, 1) || ' s: ' || left(query, 60)"
+            " FROM pg_stat_activity WHERE application_name LIKE 'pgxqd%' ORDER BY application_name");
+        for (int i = 0; i < s.rows(); ++i) progress(scenario, "  stalled? " + std::string(s.text(i, 0)));
+      }
+      last_left = left;
       next_progress = Clock::now() + std::chrono::seconds(5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
