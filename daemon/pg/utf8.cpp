@@ -1,7 +1,7 @@
 // plugin/utf8: see utf8.hpp.
-#include "plugin/utf8.hpp"
+#include "pg/utf8.hpp"
 
-namespace pgxq::plugin {
+namespace pgxq::pg {
 
 namespace {
 
@@ -51,4 +51,4 @@ std::string repair_utf8(std::string_view s) {
   return out;
 }
 
-}  // namespace pgxq::plugin
+}  // namespace pgxq::pg

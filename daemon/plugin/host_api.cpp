@@ -12,7 +12,7 @@
 
 #include "pg/error.hpp"
 #include "plugin/registry.hpp"
-#include "plugin/utf8.hpp"
+#include "pg/utf8.hpp"
 
 using pgxq::plugin::Registration;
 using pgxq::plugin::Registry;
@@ -27,6 +27,9 @@ pgxq_plugin_job::~pgxq_plugin_job() {
 }
 
 namespace pgxq::plugin {
+
+using pg::repair_utf8;
+using pg::valid_utf8;
 
 namespace {
 

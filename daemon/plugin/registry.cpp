@@ -1,9 +1,12 @@
 // plugin/registry: see registry.hpp.
 #include "plugin/registry.hpp"
 
-#include "plugin/utf8.hpp"
+#include "pg/utf8.hpp"
 
 namespace pgxq::plugin {
+
+using pg::repair_utf8;
+using pg::valid_utf8;
 
 Registry::AddResult Registry::add(Registration r, const Registration** owner) {
   auto it = kinds_.find(r.kind);

@@ -41,7 +41,7 @@ std::string text_array(std::span<const std::string> values);
 std::string text_array(std::span<const std::string_view> values);
 std::string bool_array(const std::vector<bool>& values);
 
-// Error text as PostgreSQL will accept it: valid UTF-8 (bad bytes become U+FFFD), no NUL,
+// Error text as PostgreSQL will accept it: valid UTF-8 (bad bytes become U+FFFD, NUL dropped),
 // at most `limit` bytes (cut on a character boundary, marked as truncated).
 std::string sanitize_text(std::string_view text, size_t limit = 16 * 1024);
 

@@ -87,3 +87,35 @@ TEST_CASE("claim on a 200,000-job backlog: no sort over the backlog, bounded buf
                           {handled});
   for (int i = 0; i < expected.rows(); ++i) CHECK(claimed.count(expected.int64(i, 0)) == 1);
 }
+
+TEST_CASE("completions look jobs up by primary key, not through the rescue index") {
+  TempTable t("cplan");
+  auto db = connect();
+  // Statistics taken when nothing was running, then a batch running: the situation in which a
+  // plain `state = 'running'` guard makes the planner walk the partial rescue index.
+  db.exec("INSERT INTO " + t.name() + " (kind, state, attempt, attempted_at, completed_at)"
+          " SELECT 'noop', 'completed', 1, now(), now() FROM generate_series(1, 50000)");
+  db.exec("ANALYZE " + t.name());
+  db.exec("UPDATE " + t.name() + " SET state = 'running', completed_at = NULL WHERE id <= 100");
+  queue::TableSql sql(t.name());
+  std::vector<int64_t> ids, attempts;
+  for (int64_t i = 1; i <= 100; ++i) {
+    ids.push_back(i);
+    attempts.push_back(1);
+  }
+  const std::string id_arr = queue::int_array(ids), att_arr = queue::int_array(attempts);
+  for (const auto* stmt : {&sql.complete_many, &sql.release_many}) {
+    pg::Transaction tx(db);
+    db.exec("DEALLOCATE ALL");
+    db.exec("SET LOCAL plan_cache_mode = force_generic_plan");  // what a prepared statement ends up with
+    db.exec("PREPARE done(int8[], int4[]) AS " + *stmt);
+    auto r = db.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE done('" + id_arr + "', '" + att_arr + "')");
+    std::string plan;
+    for (int i = 0; i < r.rows(); ++i) plan += std::string(r.text(i, 0)) + "\n";
+    INFO(plan);
+    CHECK(plan.find("_pkey") != std::string::npos);
+    CHECK(plan.find("_rescue") == std::string::npos);
+    CHECK(plan.find("rows=100 loops=1") != std::string::npos);  // all 100 guarded rows updated
+  }
+  db.exec("DEALLOCATE ALL");
+}

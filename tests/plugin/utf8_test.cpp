@@ -2,8 +2,9 @@
 #include <doctest/doctest.h>
 
 #include "plugin/registry.hpp"
-#include "plugin/utf8.hpp"
+#include "pg/utf8.hpp"
 
+using namespace pgxq::pg;
 using namespace pgxq::plugin;
 
 TEST_CASE("utf8: valid text is unchanged") {
