@@ -91,7 +91,7 @@ TEST_CASE("insert: the C++ header sets every option") {
         1);
 }
 
-TEST_CASE("insert: a rolled-back transaction leaves no row; a committed one does") {
+TEST_CASE("insert: a rolled-back transaction leaves no row, a committed one does") {
   TempTable table("ins");
   auto conn = connect();
   pgxq_insert_opts o = pgxq_insert_opts_default();

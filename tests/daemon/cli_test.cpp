@@ -125,7 +125,7 @@ TEST_CASE("enqueue: bad input is a usage error (64) and inserts nothing") {
   CHECK(unknown.code == 64);
 }
 
-TEST_CASE("enqueue --stdin: batch insert read back; a bad line names its number and inserts nothing") {
+TEST_CASE("enqueue --stdin: batch insert read back, a bad line names its number and inserts nothing") {
   TempTable t("e2e_stdin");
   std::string input;
   for (int i = 0; i < 2500; ++i) input += R"({"kind":"noop","args":{"i":)" + std::to_string(i) + "}}\n";

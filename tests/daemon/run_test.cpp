@@ -89,7 +89,7 @@ TEST_CASE("run: SIGHUP applies log level, max_workers and poll interval live and
   CHECK(*code == 0);
 }
 
-TEST_CASE("run: a bad config exits 78 naming file, line and key; a missing table exits 1 with the fix") {
+TEST_CASE("run: a bad config exits 78 naming file, line and key, a missing table exits 1 with the fix") {
   auto dir = temp_dir("pgxqd-e2e");
   write_file(dir + "/bad.toml", "[worker]\nmax_workers = 3\nrescue_after = \"0s\"\n");
   auto r = run(run_argv(dir + "/bad.toml"));

@@ -227,7 +227,7 @@ TEST_CASE("custom schema-qualified table") {
   e->stop();
 }
 
-TEST_CASE("rescue: orphaned jobs run again; exhausted ones fail with a clear error") {
+TEST_CASE("rescue: orphaned jobs run again, exhausted ones fail with a clear error") {
   EngineFixture f;
   auto orphan = f.insert("noop");
   auto exhausted = f.insert("noop", "{}", "default", 0, 3);
@@ -419,17 +419,22 @@ TEST_CASE("reconnects after pg_terminate_backend of every engine connection") {
   o.application_name = unique_name("pgxqd_reconnect");  // kill only this engine's sessions
   auto e = f.make_engine(o);
   auto rec = f.record_table();
-  f.insert("record", record_args(rec, "before"));
+  f.insert("record", record_args(rec, "before"));  // opens a handler connection
+  f.insert("noop");                                 // opens the completer's connection
   e->start();
-  REQUIRE(wait_until([&] { return f.count("state = 'completed'") == 1; }));
+  REQUIRE(wait_until([&] { return f.count("state = 'completed'") == 2; }));
+  const std::string roles_sql =
+      "SELECT count(DISTINCT application_name) FROM pg_stat_activity WHERE application_name IN"
+      " ($1 || ' producer', $1 || ' listener', $1 || ' completer', $1 || ' handler')";
+  REQUIRE(wait_until([&] { return scalar(f.db(), roles_sql, {o.application_name}) == 4; }));
   auto killed = scalar(f.db(),
                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                        " WHERE application_name LIKE $1 || ' %'",
                        {o.application_name});
-  CHECK(killed >= 3);  // producer, listener, completer (and any handler connection)
+  CHECK(killed >= 4);  // producer, listener, completer, handler (and the rescuer)
   for (int i = 0; i < 20; ++i) f.insert("record", record_args(rec, "after " + std::to_string(i)));
   f.insert("noop");
-  REQUIRE(wait_until([&] { return f.count("state = 'completed'") == 22; }, 60s));
+  REQUIRE(wait_until([&] { return f.count("state = 'completed'") == 23; }, 60s));
   e->stop();
   CHECK(scalar(f.db(), "SELECT count(*) FROM " + rec) == 21);
   CHECK(scalar(f.db(), "SELECT count(DISTINCT job_id) FROM " + rec) == 21);

@@ -112,7 +112,7 @@ TEST_CASE("abi: version and init must be set") {
   CHECK(refusal(&d).find("has no init function") != std::string::npos);
 }
 
-TEST_CASE("abi: plugin names are unique; the refusal names both files") {
+TEST_CASE("abi: plugin names are unique, the refusal names both files") {
   auto d = good();
   LoadedNames loaded{{"good", "/plugins/a.so"}};
   auto r = refusal(&d, loaded);

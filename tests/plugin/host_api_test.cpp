@@ -52,7 +52,7 @@ TEST_CASE("host api: invalid UTF-8 in a message is repaired so PostgreSQL accept
   CHECK(scalar_text(p.conn, "SELECT $1::text", {o.message}) == o.message);
 }
 
-TEST_CASE("host api: a handler's own retry delay; out-of-range delays are refused") {
+TEST_CASE("host api: a handler's own retry delay, out-of-range delays are refused") {
   Probe p;
   auto o = p.run("delay");
   CHECK(o.code == OutcomeCode::retry);

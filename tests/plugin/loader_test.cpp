@@ -70,7 +70,7 @@ TEST_CASE("loader: several plugins load in name order") {
   CHECK(loaded.handlers().count("refresh_matview") == 1);
 }
 
-TEST_CASE("loader: an empty directory loads nothing; a missing one is refused") {
+TEST_CASE("loader: an empty directory loads nothing, a missing one is refused") {
   PluginDir dir;
   auto loaded = load_plugins(loader_options(dir.path()));
   CHECK(loaded.plugins().empty());
