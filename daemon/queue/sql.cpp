@@ -10,6 +10,8 @@
 
 #include <stdexcept>
 
+#include "pg/utf8.hpp"
+
 namespace pgxq::queue {
 
 namespace {
@@ -130,35 +132,12 @@ std::string bool_array(const std::vector<bool>& values) {
 }
 
 std::string sanitize_text(std::string_view in, size_t limit) {
-  std::string out;
-  out.reserve(std::min(in.size(), limit));
-  static constexpr std::string_view replacement = "\xEF\xBF\xBD";
-  static constexpr std::string_view truncated = " ... (truncated)";
-  size_t i = 0;
-  while (i < in.size()) {
-    unsigned char c = static_cast<unsigned char>(in[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len != 0 && i + len <= in.size();
-    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
-    if (valid && len == 2 && c < 0xC2) valid = false;  // overlong
-    if (valid && len == 3) {
-      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) valid = false;  // overlong, surrogates
-    }
-    if (valid && len == 4) {
-      unsigned char c1 = static_cast<unsigned char>(in[i + 1]);
-      if ((c == 0xF0 && c1 < 0x90) || c > 0xF4 || (c == 0xF4 && c1 >= 0x90)) valid = false;
-    }
-    std::string_view piece = valid ? in.substr(i, len) : replacement;
-    if (valid && len == 1 && c == 0) piece = replacement;
-    if (out.size() + piece.size() > limit) {
-      out += truncated;
-      return out;
-    }
-    out += piece;
-    i += valid ? len : 1;
-  }
-  return out;
+  std::string out = pg::repair_utf8(in);
+  if (out.size() <= limit) return out;
+  size_t cut = limit;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+  out.resize(cut);
+  return out + " ... (truncated)";
 }
 
 }  // namespace pgxq::queue
