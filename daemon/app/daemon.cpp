@@ -73,6 +73,10 @@ void reload(const Context& ctx, const RunOptions& options, std::shared_ptr<const
 }  // namespace
 
 int run_daemon(const RunOptions& options) {
+  // First, before any other thread exists (every thread inherits the blocked signal mask), and
+  // so that a SIGTERM arriving while the daemon is still starting stops it cleanly instead of
+  // killing it with the default action.
+  SignalThread signals;
   Context ctx = resolve(options.config, options.database);
   auto cfg = ctx.config;
   if (options.plugins_dir) cfg = with_plugin_dir(*cfg, *options.plugins_dir);
@@ -88,8 +92,6 @@ int run_daemon(const RunOptions& options) {
   if (!ctx.config_from_file) log->info("no config file ({} not found): using built-in defaults", config::kDefaultConfigPath);
   if (geteuid() == 0) log->warn("running as root (--allow-root): every plugin runs with full privileges");
 
-  // Before any other thread exists, so every thread inherits the blocked signal mask.
-  SignalThread signals;
   Notifier notifier;
 
   plugin::LoadedPlugins plugins;

@@ -15,7 +15,8 @@ namespace pg = pgxq::pg;
 
 TEST_CASE("kill -9 at random moments: every record job completes, exactly one row each") {
   Rng rng;
-  const int jobs = sized(3000, 20000);
+  // Enough work, at modest concurrency, that every kill lands while jobs are in flight.
+  const int jobs = sized(10000, 20000);
   const int kills = sized(5, 10);
   MESSAGE(rng.describe(), "; jobs=", jobs, " kills=", kills);
 
@@ -25,8 +26,8 @@ TEST_CASE("kill -9 at random moments: every record job completes, exactly one ro
   create_record_table(db, rec);
   // max_attempts above the number of kills: a job in flight at every kill must still finish.
   enqueue_records(db, t.name(), rec, jobs, kills + 5);
-  DaemonConfig cfg(t.name(), {{"poll_interval", "\"100ms\""}, {"rescue_after", "\"2s\""}, {"max_workers", "16"}},
-                   "[database]\npool_size = 8\n");
+  DaemonConfig cfg(t.name(), {{"poll_interval", "\"100ms\""}, {"rescue_after", "\"2s\""}, {"max_workers", "4"}},
+                   "[database]\npool_size = 4\n");
   Daemon d(cfg.path);
   const std::string done_sql = "SELECT count(*) FROM " + t.name() + " WHERE state = 'completed'";
 
