@@ -83,18 +83,17 @@ Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo
   }
 }
 
-Result Connection::check(PGresult* r, std::string_view sql) {
+Result Connection::check(PGresult* r) {
   Result res(r);
   if (!r) throw make_error(conn_.get(), nullptr);
   auto st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN || st == PGRES_COPY_OUT) return res;
-  (void)sql;
   throw make_error(conn_.get(), r);
 }
 
 Result Connection::exec(std::string_view sql) {
   std::string q(sql);
-  return check(PQexec(conn_.get(), q.c_str()), sql);
+  return check(PQexec(conn_.get(), q.c_str()));
 }
 
 namespace {
@@ -121,22 +120,20 @@ Result Connection::exec(std::string_view sql, std::span<const Param> params) {
   std::string q(sql);
   ParamArrays a(params);
   return check(PQexecParams(conn_.get(), q.c_str(), static_cast<int>(params.size()), nullptr, a.values.data(), nullptr,
-                            nullptr, 0),
-               sql);
+                            nullptr, 0));
 }
 
 void Connection::prepare(const std::string& name, std::string_view sql) {
   if (std::find(prepared_.begin(), prepared_.end(), name) != prepared_.end()) return;
   std::string q(sql);
-  check(PQprepare(conn_.get(), name.c_str(), q.c_str(), 0, nullptr), sql);
+  check(PQprepare(conn_.get(), name.c_str(), q.c_str(), 0, nullptr));
   prepared_.push_back(name);
 }
 
 Result Connection::exec_prepared(const std::string& name, std::span<const Param> params) {
   ParamArrays a(params);
   return check(PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()), a.values.data(), nullptr,
-                              nullptr, 0),
-               name);
+                              nullptr, 0));
 }
 
 bool Connection::in_transaction() const noexcept {

@@ -74,7 +74,7 @@ public:
   std::string quote_identifier(std::string_view id) const;
 
 private:
-  Result check(PGresult* r, std::string_view sql);
+  Result check(PGresult* r);
   struct Finish {
     void operator()(PGconn* c) const noexcept { PQfinish(c); }
   };

@@ -76,7 +76,8 @@ void Completer::write(std::vector<CompletionRecord>& batch) {
 
 void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*>& records) {
   std::vector<int64_t> done_ids, done_attempts, other_ids, other_attempts, delays;
-  std::vector<std::string> states, errors;
+  std::vector<std::string> states;
+  std::vector<std::optional<std::string>> errors;  // nullopt keeps the row's previous text
   std::vector<bool> refunds;
   std::vector<CompletionRecord*> done, other;
   for (auto* r : records) {
@@ -89,11 +90,19 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
       other_ids.push_back(r->id);
       other_attempts.push_back(r->attempt);
       states.emplace_back(to_string(r->resolution.state));
-      errors.push_back(sanitize_text(r->resolution.error.value_or("")));
+      errors.push_back(r->resolution.error ? std::optional(sanitize_text(*r->resolution.error)) : std::nullopt);
       delays.push_back(r->resolution.delay.count());
       refunds.push_back(r->resolution.refund_attempt);
     }
   }
+
+  // The parameters, built once: a retried write sends the same batch again.
+  const std::string done_ids_param = int_array(done_ids), done_attempts_param = int_array(done_attempts);
+  // A NULL error keeps the row's previous text (COALESCE): a snooze carries none.
+  const std::string ids_param = int_array(other_ids), attempts_param = int_array(other_attempts),
+                    states_param = text_array(states), errors_param = text_array(errors),
+                    delays_param = int_array(delays), refunds_param = bool_array(refunds);
+  const std::string complete_stmt = "complete_many:" + table.table, resolve_stmt = "resolve_many:" + table.table;
 
   std::unordered_set<int64_t> applied;
   RetryBackoff backoff;
@@ -105,28 +114,14 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
       }
       applied.clear();
       if (!done.empty()) {
-        std::string ids = int_array(done_ids), atts = int_array(done_attempts);
-        conn_->prepare("complete_many:" + table.table, table.complete_many);
-        auto r = conn_->exec_prepared("complete_many:" + table.table, {ids, atts});
+        conn_->prepare(complete_stmt, table.complete_many);
+        auto r = conn_->exec_prepared(complete_stmt, {done_ids_param, done_attempts_param});
         for (int i = 0; i < r.rows(); ++i) applied.insert(r.int64(i, 0));
       }
       if (!other.empty()) {
-        std::string ids = int_array(other_ids), atts = int_array(other_attempts), st = text_array(states),
-                    dl = int_array(delays), rf = bool_array(refunds);
-        // A NULL error keeps the row's previous text (COALESCE): a snooze carries none.
-        std::string errs_param = "{";
-        for (size_t i = 0; i < other.size(); ++i) {
-          if (i) errs_param += ',';
-          if (other[i]->resolution.error) {
-            std::string one = text_array(std::span<const std::string>(&errors[i], 1));
-            errs_param += one.substr(1, one.size() - 2);
-          } else {
-            errs_param += "NULL";
-          }
-        }
-        errs_param += '}';
-        conn_->prepare("resolve_many:" + table.table, table.resolve_many);
-        auto r = conn_->exec_prepared("resolve_many:" + table.table, {ids, atts, st, errs_param, dl, rf});
+        conn_->prepare(resolve_stmt, table.resolve_many);
+        auto r = conn_->exec_prepared(
+            resolve_stmt, {ids_param, attempts_param, states_param, errors_param, delays_param, refunds_param});
         for (int i = 0; i < r.rows(); ++i) applied.insert(r.int64(i, 0));
       }
       core_->health.ok("completer");

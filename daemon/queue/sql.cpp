@@ -30,17 +30,21 @@ std::string channel_for(const std::string& table) {
   return buf;
 }
 
+void append_quoted(std::string& out, std::string_view value) {
+  out += '"';
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
 template <typename T>
 std::string quoted_array(std::span<const T> values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     if (i) out += ',';
-    out += '"';
-    for (char c : std::string_view(values[i])) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
+    append_quoted(out, std::string_view(values[i]));
   }
   out += '}';
   return out;
@@ -120,6 +124,17 @@ std::string int_array(std::span<const int64_t> values) {
 
 std::string text_array(std::span<const std::string> values) { return quoted_array(values); }
 std::string text_array(std::span<const std::string_view> values) { return quoted_array(values); }
+
+std::string text_array(std::span<const std::optional<std::string>> values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    if (values[i]) append_quoted(out, *values[i]);
+    else out += "NULL";
+  }
+  out += '}';
+  return out;
+}
 
 std::string bool_array(const std::vector<bool>& values) {
   std::string out = "{";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -39,6 +40,7 @@ struct TableSql {
 std::string int_array(std::span<const int64_t> values);
 std::string text_array(std::span<const std::string> values);
 std::string text_array(std::span<const std::string_view> values);
+std::string text_array(std::span<const std::optional<std::string>> values);  // nullopt → NULL
 std::string bool_array(const std::vector<bool>& values);
 
 // Error text as PostgreSQL will accept it: valid UTF-8 (bad bytes become U+FFFD, NUL dropped),

@@ -69,6 +69,8 @@ TEST_CASE("array literals quote and escape") {
   std::vector<int64_t> ids{1, -2, 3};
   CHECK(int_array(std::span<const int64_t>(ids)) == "{1,-2,3}");
   CHECK(bool_array(std::vector<bool>{true, false}) == "{t,f}");
+  std::vector<std::optional<std::string>> nullable{"x \"y\"", std::nullopt, "NULL"};
+  CHECK(text_array(std::span<const std::optional<std::string>>(nullable)) == R"({"x \"y\"",NULL,"NULL"})");
 }
 
 TEST_CASE("sanitize_text: invalid UTF-8 replaced, NUL dropped, long text truncated on a boundary") {
