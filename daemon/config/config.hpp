@@ -50,19 +50,20 @@ enum class LogFormat { automatic, text, json };
 const char* to_string(LogLevel level) noexcept;
 const char* to_string(LogFormat format) noexcept;
 
+// Defaults are the engine's own (go-pgxq's where go-pgxq has the setting): one place to change.
 struct DatabaseConfig {
   std::string url;  // empty: PGXQD_DATABASE_URL / libpq defaults (resolved by the app)
-  int pool_size = 10;
+  int pool_size = queue::EngineOptions{}.pool_size;
 };
 
 struct WorkerConfig {
-  std::string table = "pgxq_job";
-  std::chrono::milliseconds poll_interval{1000};
-  int batch_size = 10;
-  int max_workers = 100;
-  std::chrono::milliseconds rescue_after{std::chrono::hours(1)};
-  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
-  std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
+  std::string table = queue::EngineOptions{}.table;
+  std::chrono::milliseconds poll_interval = queue::EngineOptions{}.poll_interval;
+  int batch_size = queue::EngineOptions{}.batch_size;
+  int max_workers = queue::EngineOptions{}.max_workers;
+  std::chrono::milliseconds rescue_after = queue::EngineOptions{}.rescue_after;
+  std::chrono::milliseconds shutdown_timeout = queue::EngineOptions{}.shutdown_timeout;
+  std::chrono::milliseconds cancel_grace = queue::EngineOptions{}.cancel_grace;
 };
 
 struct QueueConfig {
