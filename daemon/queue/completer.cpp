@@ -110,6 +110,7 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
     try {
       if (!conn_) {
         conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
+        conn_opened_ = std::chrono::steady_clock::now();
         core_->prepare_session(*conn_, "completer");
       }
       applied.clear();
@@ -128,8 +129,10 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
       break;
     } catch (const pg::Error& e) {
       if (e.connection_lost()) {
+        std::optional<Health::TimePoint> opened;
+        if (conn_) opened = conn_opened_;
         conn_.reset();
-        core_->health.failed("completer", e.what());
+        core_->health.failed("completer", e.what(), opened);
       } else {
         core_->log->error("recording {} job outcome(s) in {} failed: {}", records.size(), table.table, e.what());
       }

@@ -50,6 +50,7 @@ private:
   bool stopped_ = false;
   std::thread thread_;
   std::unique_ptr<pg::Connection> conn_;
+  Health::TimePoint conn_opened_;
 };
 
 // Counts an applied outcome in the queue's counters.

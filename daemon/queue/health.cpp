@@ -5,8 +5,12 @@
 
 namespace pgxq::queue {
 
-void Health::failed(std::string_view component, std::string_view error) {
+void Health::failed(std::string_view component, std::string_view error, std::optional<TimePoint> connected_at) {
   std::lock_guard lock(mu_);
+  if (failing_.empty() && connected_at && last_recovery_ && *connected_at < *last_recovery_) {
+    log_->debug("database connection ({}) was broken by the last outage: {}; reconnecting", component, error);
+    return;
+  }
   bool first = failing_.empty();
   bool inserted = failing_.emplace(component).second;
   if (first) {
@@ -24,6 +28,7 @@ void Health::ok(std::string_view component) {
   if (it == failing_.end()) return;
   failing_.erase(it);
   if (failing_.empty()) {
+    last_recovery_ = std::chrono::steady_clock::now();
     auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - outage_start_).count();
     log_->info("database reachable again after {:.1f}s", secs);
   }

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -20,8 +21,13 @@ namespace pgxq::queue {
 class Health {
 public:
   explicit Health(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+  using TimePoint = std::chrono::steady_clock::time_point;
   // A component could not use the database. The first failure of an outage logs a warning.
-  void failed(std::string_view component, std::string_view error);
+  // `connected_at` is when the failing connection was opened (none: it failed to open). A
+  // connection opened before the last outage ended is a leftover of that outage — e.g. an idle
+  // completer finding its socket dead after the others reconnected — and does not start a new
+  // one: it is logged at debug level and the component just reconnects.
+  void failed(std::string_view component, std::string_view error, std::optional<TimePoint> connected_at = {});
   // A component used the database successfully. The end of an outage is logged.
   void ok(std::string_view component);
   bool healthy() const;
@@ -30,7 +36,8 @@ private:
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> failing_;
-  std::chrono::steady_clock::time_point outage_start_;
+  TimePoint outage_start_;
+  std::optional<TimePoint> last_recovery_;
 };
 
 // A stop request that sleeping loops can wait on.

@@ -39,8 +39,10 @@ void Listener::run() {
   RetryBackoff backoff;
   while (!stop_.requested()) {
     std::unique_ptr<pg::Connection> conn;
+    Health::TimePoint opened;
     try {
       conn = std::make_unique<pg::Connection>(core_->options.conninfo);
+      opened = std::chrono::steady_clock::now();
       core_->prepare_session(*conn, "listener");
       listen(*conn);
       core_->health.ok("listener");
@@ -58,7 +60,7 @@ void Listener::run() {
       if (rc < 0 && errno != EINTR) break;
       if (rc <= 0) continue;
       if (!PQconsumeInput(conn->get())) {
-        core_->health.failed("listener", PQerrorMessage(conn->get()));
+        core_->health.failed("listener", PQerrorMessage(conn->get()), opened);
         break;
       }
       while (PGnotify* n = PQnotifies(conn->get())) {
@@ -66,7 +68,7 @@ void Listener::run() {
         PQfreemem(n);
       }
       if (PQstatus(conn->get()) != CONNECTION_OK) {
-        core_->health.failed("listener", "connection closed");
+        core_->health.failed("listener", "connection closed", opened);
         break;
       }
     }

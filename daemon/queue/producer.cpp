@@ -84,6 +84,7 @@ QueueStats Producer::stats() const {
 
 void Producer::claim_loop() {
   std::unique_ptr<pg::Connection> conn;
+  Health::TimePoint conn_opened;
   RetryBackoff backoff;
   const std::string component = "producer " + options_.name;
   auto next_poll = std::chrono::steady_clock::now();
@@ -117,6 +118,7 @@ void Producer::claim_loop() {
     try {
       if (!conn) {
         conn = std::make_unique<pg::Connection>(core_->options.conninfo);
+        conn_opened = std::chrono::steady_clock::now();
         core_->prepare_session(*conn, "producer");
       }
       jobs = claim(*conn, want);
@@ -135,8 +137,10 @@ void Producer::claim_loop() {
       backoff.reset();
     } catch (const pg::Error& e) {
       if (e.connection_lost()) {
+        std::optional<Health::TimePoint> opened;
+        if (conn) opened = conn_opened;
         conn.reset();
-        core_->health.failed(component, e.what());
+        core_->health.failed(component, e.what(), opened);
       } else {
         core_->log->error("queue {}: claiming jobs from {} failed: {}", options_.name, table_->table, e.what());
       }

@@ -16,6 +16,7 @@ void Rescuer::run_once() {
   try {
     if (!conn_) {
       conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
+      conn_opened_ = std::chrono::steady_clock::now();
       core_->prepare_session(*conn_, "rescuer");
     }
     const std::string after = std::to_string(core_->options.rescue_after.count());
@@ -42,8 +43,10 @@ void Rescuer::run_once() {
     core_->health.ok("rescuer");
   } catch (const pg::Error& e) {
     if (e.connection_lost()) {
+      std::optional<Health::TimePoint> opened;
+      if (conn_) opened = conn_opened_;
       conn_.reset();
-      core_->health.failed("rescuer", e.what());
+      core_->health.failed("rescuer", e.what(), opened);
     } else {
       core_->log->error("rescuer: {}", e.what());
     }

@@ -21,6 +21,7 @@ private:
   std::shared_ptr<Core> core_;
   std::vector<std::shared_ptr<Producer>> producers_;
   std::unique_ptr<pg::Connection> conn_;
+  Health::TimePoint conn_opened_;
 };
 
 }  // namespace pgxq::queue
