@@ -93,22 +93,18 @@ void Producer::claim_loop() {
     int want = 0;
     {
       std::unique_lock lock(mu_);
-      auto free_slots = [&] { return max_workers_ - static_cast<int>(ready_.size() + running_.size()); };
       for (;;) {
         last_loop_ = std::chrono::steady_clock::now();
         if (stopping_) return;
         bool due = std::chrono::steady_clock::now() >= next_poll;
-        // Working through a backlog, wait for half a batch of free slots so claims stay
-        // batched; a wake-up or the poll claims for any free slot, keeping pickup latency low.
-        const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
-        if ((woken_ || due) && free_slots() > 0) break;
-        if (more_ && free_slots() >= refill) break;
+        if (due && free_slots_locked() > 0) break;
+        if (claim_wanted_locked()) break;
         // Wake at least once a second so the watchdog sees the loop alive.
         auto until = std::min(next_poll, std::chrono::steady_clock::now() + std::chrono::seconds(1));
-        if (free_slots() <= 0) until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        if (free_slots_locked() <= 0) until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         claim_cv_.wait_until(lock, until);
       }
-      want = std::min(free_slots(), core_->options.batch_size);
+      want = std::min(free_slots_locked(), core_->options.batch_size);
       woken_ = false;
       next_poll = std::chrono::steady_clock::now() + poll_interval_;
     }
@@ -151,15 +147,29 @@ void Producer::claim_loop() {
     }
 
     counters_->claimed += jobs.size();
+    bool notify_worker;
     {
       std::lock_guard lock(mu_);
       more_ = more;
       // Claimed after stop began: stop_claiming() finds them in ready_ and releases them.
       for (auto& j : jobs) ready_.push_back(std::move(j));
-      spawn_workers_locked();
+      notify_worker = add_worker_locked();
     }
-    work_cv_.notify_all();
+    if (notify_worker) work_cv_.notify_one();
   }
+}
+
+int Producer::free_slots_locked() const {
+  return max_workers_ - static_cast<int>(ready_.size() + running_.size());
+}
+
+bool Producer::claim_wanted_locked() const {
+  const int free = free_slots_locked();
+  if (free <= 0) return false;
+  if (woken_) return true;  // a wake-up claims for any free slot, keeping pickup latency low
+  // Working through a backlog, wait for half a batch of free slots so claims stay batched.
+  const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
+  return more_ && free >= refill;
 }
 
 std::vector<Job> Producer::claim(pg::Connection& conn, int n) {
@@ -195,38 +205,60 @@ bool Producer::any_due(pg::Connection& conn) {
   return conn.exec_prepared(stmt, {options_.name, core_->kinds_array}).rows() > 0;
 }
 
-void Producer::spawn_workers_locked() {
-  // One thread per concurrently running job, created on demand up to max_workers.
-  int needed = static_cast<int>(ready_.size()) - idle_workers_;
-  while (needed-- > 0 && live_workers_.load() < max_workers_) {
+bool Producer::add_worker_locked() {
+  // One worker at a time is brought in, and each one that takes a job while more are ready
+  // brings in the next. Short jobs are thus run by the few workers already awake, without a
+  // thread switch per job (on two cores those switches cost more than the jobs), while slow
+  // ones still fan out to every worker within a few wake-ups.
+  if (ready_.empty() || workers_on_the_way_ > 0 || stopping_) return false;
+  if (sleeping_workers_ > 0) {
+    workers_on_the_way_++;
+    return true;
+  }
+  if (live_workers_ < max_workers_) {
+    // Threads are created on demand, up to max_workers.
     live_workers_++;
-    idle_workers_++;  // counts as idle until it picks up work
+    workers_on_the_way_++;
     auto self = shared_from_this();
     workers_.emplace_back([self] { self->worker_loop(); });
   }
+  return false;
 }
 
 void Producer::worker_loop() {
   std::unique_lock lock(mu_);
+  workers_on_the_way_--;  // spawned for the ready jobs: here now
   for (;;) {
-    work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
-    if (ready_.empty() || stopping_) break;  // on stop, unstarted jobs are released, not run
-    Job job = std::move(ready_.front());
+    while (!stopping_ && ready_.empty()) {
+      sleeping_workers_++;
+      work_cv_.wait(lock);
+      sleeping_workers_--;
+      // Notifications are sent after unlocking, so a spurious wake-up may take another's
+      // place: the count only has to reach zero, never stay above it with nobody coming.
+      if (workers_on_the_way_ > 0) workers_on_the_way_--;
+    }
+    if (stopping_) break;  // on stop, unstarted jobs are released, not run
+    const Job job = std::move(ready_.front());
     ready_.pop_front();
-    idle_workers_--;
-    running_.push_back(job);
+    running_.push_back(&job);
+    const bool notify_worker = add_worker_locked();
     lock.unlock();
+    if (notify_worker) work_cv_.notify_one();
 
     execute_job(*core_, *completer_, target_, job);
 
     lock.lock();
-    auto it = std::find_if(running_.begin(), running_.end(), [&](const Job& j) { return j.id == job.id; });
-    if (it != running_.end()) running_.erase(it);
-    idle_workers_++;
-    if (more_ || woken_) claim_cv_.notify_one();  // the claim loop decides whether enough is free
+    auto it = std::find(running_.begin(), running_.end(), &job);
+    *it = running_.back();
+    running_.pop_back();
     if (running_.empty()) idle_cv_.notify_all();
+    if (claim_wanted_locked()) {
+      // Notified unlocked, so the claim loop does not wake only to wait for this mutex.
+      lock.unlock();
+      claim_cv_.notify_one();
+      lock.lock();
+    }
   }
-  idle_workers_--;
   live_workers_--;
 }
 
@@ -283,7 +315,9 @@ bool Producer::wait_idle(std::chrono::steady_clock::time_point deadline) {
 
 std::vector<Job> Producer::running_jobs() const {
   std::lock_guard lock(mu_);
-  return running_;
+  std::vector<Job> out;
+  for (const Job* j : running_) out.push_back(*j);
+  return out;
 }
 
 void Producer::finish_workers() {

@@ -1,8 +1,9 @@
 // queue/producer: one queue's claim loop and its worker threads. The producer claims at most
 // as many jobs as there are free worker slots (never more than the batch size), in priority
 // order, when woken (NOTIFY, a freed slot after a full claim, the rescuer) or when the poll
-// interval passes. Workers run the jobs through the executor. On shutdown the claimed jobs
-// that never started are released as if never claimed.
+// interval passes. Workers run the jobs through the executor; they are brought in one at a
+// time (see add_worker_locked), so short jobs cost no thread switch each. On shutdown the
+// claimed jobs that never started are released as if never claimed.
 #pragma once
 
 #include <atomic>
@@ -55,7 +56,12 @@ private:
   std::vector<Job> claim(pg::Connection& conn, int n);
   bool any_due(pg::Connection& conn);
   void release(const std::vector<Job>& jobs);
-  void spawn_workers_locked();
+  // Starts one more worker on the ready jobs (waking a sleeping one or spawning a thread) unless
+  // one is already on its way; true when a sleeping worker must be notified.
+  bool add_worker_locked();
+  // Whether the claim loop, were it waiting, would claim now.
+  bool claim_wanted_locked() const;
+  int free_slots_locked() const;
 
   std::shared_ptr<Core> core_;
   std::shared_ptr<Completer> completer_;
@@ -70,17 +76,18 @@ private:
   std::condition_variable work_cv_;   // workers wait here
   std::condition_variable idle_cv_;   // shutdown waits here
   std::deque<Job> ready_;             // claimed, not started
-  std::vector<Job> running_;          // started, not finished
+  std::vector<const Job*> running_;   // started, not finished (each owned by its worker)
   bool woken_ = true;                 // claim at once on start
   bool more_ = false;                 // the last claim was full: more is likely due
   bool stopping_ = false;
   int max_workers_;
-  int idle_workers_ = 0;
+  int sleeping_workers_ = 0;  // waiting on work_cv_
+  int workers_on_the_way_ = 0;  // notified or spawned, not yet looking at ready_
+  int live_workers_ = 0;
   std::chrono::milliseconds poll_interval_;
   std::chrono::steady_clock::time_point last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;
-  std::atomic<int> live_workers_{0};
 };
 
 }  // namespace pgxq::queue
