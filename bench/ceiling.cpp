@@ -8,6 +8,7 @@
 
 #include "db.hpp"
 #include "pg/connection.hpp"
+#include "queue/scan_front.hpp"
 #include "queue/sql.hpp"
 
 namespace pgxq::bench {
@@ -45,18 +46,38 @@ bool anything_left(pg::Connection& conn, const queue::TableSql& sql, const std::
              .rows() > 0;
 }
 
+// What ScanFront needs of the claim's rows: kind, priority, scheduled_at.
+std::vector<queue::Job> claimed_keys(const pg::Result& r) {
+  std::vector<queue::Job> jobs(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    jobs[i].kind = r.text(i, 1);
+    jobs[i].priority = static_cast<int>(r.int64(i, 5));
+    jobs[i].scheduled_at_us = r.int64(i, 6);
+  }
+  return jobs;
+}
+
+// As the engine (queue/producer.cpp).
+constexpr std::chrono::milliseconds kFullScanEvery{100};
+
 }  // namespace
 
 void ceiling_claim_complete(const Env& env, const std::string& table, int connections, int batch) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
+  const std::string claim = sql.claim(testkit_kinds().size());
   const std::string limit = std::to_string(batch), candidates = std::to_string(2 * batch);
   run_connections(env, connections, [&](pg::Connection& conn) {
-    conn.prepare("claim", sql.claim);
+    conn.prepare("claim", claim);
     conn.prepare("complete_many", sql.complete_many);
+    // The engine's own scan fronts, so the ceiling's claims cost what the engine's do.
+    queue::ScanFront front(testkit_kinds(), kFullScanEvery);
     for (;;) {
-      auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates});
+      auto f = front.next(Clock::now());
+      auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates, f.priorities, f.scheduled_us});
+      front.claimed(claimed_keys(r), batch);
       if (r.rows() == 0) {
+        if (!f.full) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }
@@ -77,16 +98,21 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
                                    int connections) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
+  const std::string claim = sql.claim(testkit_kinds().size());
   const std::string insert = "INSERT INTO \"" + record_table + "\" (job_id, value) VALUES ($1, $2)";
   run_connections(env, connections, [&](pg::Connection& conn) {
-    conn.prepare("claim", sql.claim);
+    conn.prepare("claim", claim);
     conn.prepare("complete_one", sql.complete_one);
     conn.prepare("record", insert);
+    queue::ScanFront front(testkit_kinds(), kFullScanEvery);
     for (;;) {
       // Claimed on its own, as the engine claims: a claim held open for the whole job would
       // keep its candidates locked and starve the other connections' SKIP LOCKED claims.
-      auto r = conn.exec_prepared("claim", {"default", kinds, "1", "2"});
+      auto f = front.next(Clock::now());
+      auto r = conn.exec_prepared("claim", {"default", kinds, "1", "2", f.priorities, f.scheduled_us});
+      front.claimed(claimed_keys(r), 1);
       if (r.rows() == 0) {
+        if (!f.full) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }

@@ -158,6 +158,14 @@ ProcSample Daemon::sample() const {
   return s;
 }
 
+void Daemon::pause() {
+  if (kill(pid_, SIGSTOP) != 0) throw std::runtime_error(std::string("SIGSTOP pgxqd: ") + std::strerror(errno));
+}
+
+void Daemon::resume() {
+  if (kill(pid_, SIGCONT) != 0) throw std::runtime_error(std::string("SIGCONT pgxqd: ") + std::strerror(errno));
+}
+
 void Daemon::stop() {
   if (!alive()) throw std::runtime_error("pgxqd had already exited (status " + std::to_string(status_) + "); its log:\n" + log_tail());
   kill(pid_, SIGTERM);

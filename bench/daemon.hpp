@@ -35,6 +35,9 @@ public:
   int pid() const { return pid_; }
   bool alive();
   ProcSample sample() const;
+  // SIGSTOP / SIGCONT: the daemon does nothing (and spends no CPU) in between.
+  void pause();
+  void resume();
   // SIGTERM, wait for a graceful exit; throws when it does not exit 0 within the deadline.
   void stop();
   std::string log_tail() const;

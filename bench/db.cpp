@@ -80,6 +80,8 @@ double load_backlog(pg::Connection& conn, const std::string& table, int64_t n, c
   return committed;
 }
 
+void settle(pg::Connection& conn, const std::string& table) { conn.exec("VACUUM (ANALYZE) " + table); }
+
 void wait_drained(pg::Connection& conn, const std::string& table, const std::vector<std::string>& kinds,
                   std::chrono::seconds deadline, const std::string& scenario, const std::function<bool()>& alive,
                   int64_t total) {

@@ -60,6 +60,10 @@ struct KindMix {
 // after the commit, as epoch seconds.
 double load_backlog(pg::Connection& conn, const std::string& table, int64_t n, const std::vector<KindMix>& mix);
 
+// VACUUM (ANALYZE) of a freshly loaded table: what autovacuum does to a backlog that builds up
+// over time, done before the measured work instead of in the middle of it.
+void settle(pg::Connection& conn, const std::string& table);
+
 // Polls (cheaply, through the partial indexes) until no job of `kinds` is available or
 // running; calls `alive` between polls and gives up when it returns false or `deadline` passes.
 // Prints a progress line every few seconds on long waits.

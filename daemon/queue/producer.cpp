@@ -8,9 +8,13 @@
 namespace pgxq::queue {
 
 namespace {
-// How many candidates per handled kind the claim looks at, for `n` wanted: twice as many, so a
+// How many candidates the claim looks at, for `n` wanted: twice as many, so a
 // competing claimer that locked some of them rarely leaves this one empty-handed.
 int candidates_for(int n) { return n * 2; }
+
+// How often the claim scans every kind from the start of the index (see scan_front.hpp): the
+// longest a job that lands behind a scan front waits while the queue works a backlog.
+constexpr std::chrono::milliseconds kFullScanEvery{100};
 }  // namespace
 
 Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options)
@@ -18,6 +22,9 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       completer_(std::move(completer)),
       options_(std::move(options)),
       table_(&core_->tables.at(options_.table)),
+      claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size())),
+      probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
+      front_(core_->kinds, kFullScanEvery),
       counters_(std::make_shared<QueueCounters>()),
       target_{table_, counters_.get(), &cancel_},
       max_workers_(options_.max_workers),
@@ -117,10 +124,13 @@ void Producer::claim_loop() {
         conn_opened = std::chrono::steady_clock::now();
         core_->prepare_session(*conn, "producer");
       }
-      jobs = claim(*conn, want);
+      bool full_scan = false;
+      jobs = claim(*conn, want, full_scan);
       if (static_cast<int>(jobs.size()) == want) {
         more = true;
         empty_probes = 0;
+      } else if (!full_scan) {
+        more = true;  // the scans started at the fronts: look again from the start at once
       } else if (jobs.empty()) {
         // Nothing claimed: either nothing is due, or a competing claimer held every candidate.
         more = empty_probes < 3 && any_due(*conn);
@@ -132,6 +142,7 @@ void Producer::claim_loop() {
       core_->health.ok(component);
       backoff.reset();
     } catch (const pg::Error& e) {
+      front_.reset();
       if (e.connection_lost()) {
         std::optional<Health::TimePoint> opened;
         if (conn) opened = conn_opened;
@@ -172,11 +183,18 @@ bool Producer::claim_wanted_locked() const {
   return more_ && free >= refill;
 }
 
-std::vector<Job> Producer::claim(pg::Connection& conn, int n) {
+std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
+  if (core_->kinds.empty()) {
+    full_scan = true;
+    return {};  // nothing to claim for (logged at start)
+  }
   const std::string stmt = "claim:" + table_->table;
-  conn.prepare(stmt, table_->claim);
+  conn.prepare(stmt, claim_sql_);
+  const ScanFront::Params front = front_.next(std::chrono::steady_clock::now());
+  full_scan = front.full;
   std::string limit = std::to_string(n), candidates = std::to_string(candidates_for(n));
-  auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates});
+  auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,
+                                     front.scheduled_us});
   std::vector<Job> jobs;
   jobs.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -196,13 +214,17 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n) {
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return std::tie(a.priority, a.scheduled_at_us, a.id) < std::tie(b.priority, b.scheduled_at_us, b.id);
   });
+  front_.claimed(jobs, n);
   return jobs;
 }
 
 bool Producer::any_due(pg::Connection& conn) {
+  if (core_->kinds.empty()) return false;
   const std::string stmt = "claim_probe:" + table_->table;
-  conn.prepare(stmt, table_->claim_probe);
-  return conn.exec_prepared(stmt, {options_.name, core_->kinds_array}).rows() > 0;
+  conn.prepare(stmt, probe_sql_);
+  // As many candidates as a competing claim would lock.
+  const std::string candidates = std::to_string(candidates_for(core_->options.batch_size));
+  return conn.exec_prepared(stmt, {options_.name, core_->kinds_array, candidates}).rows() > 0;
 }
 
 bool Producer::add_worker_locked() {

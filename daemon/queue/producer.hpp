@@ -18,6 +18,7 @@
 #include "queue/completer.hpp"
 #include "queue/core.hpp"
 #include "queue/executor.hpp"
+#include "queue/scan_front.hpp"
 
 namespace pgxq::queue {
 
@@ -53,7 +54,8 @@ public:
 private:
   void claim_loop();
   void worker_loop();
-  std::vector<Job> claim(pg::Connection& conn, int n);
+  // Claims up to n jobs; `full_scan` tells whether every kind was scanned from the start.
+  std::vector<Job> claim(pg::Connection& conn, int n, bool& full_scan);
   bool any_due(pg::Connection& conn);
   void release(const std::vector<Job>& jobs);
   // Starts one more worker on the ready jobs (waking a sleeping one or spawning a thread) unless
@@ -67,6 +69,9 @@ private:
   std::shared_ptr<Completer> completer_;
   QueueOptions options_;
   const TableSql* table_;
+  std::string claim_sql_;
+  std::string probe_sql_;
+  ScanFront front_;  // the claim loop's own
   std::shared_ptr<QueueCounters> counters_;
   std::atomic<bool> cancel_{false};
   ExecutionTarget target_;

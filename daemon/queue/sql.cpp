@@ -1,9 +1,10 @@
 // queue/sql: the statements of the engine. The claim is built to cost O(batch) whatever the
 // backlog: one ordered index scan per handled kind on go-pgxq's fetch index
-// (queue, kind, priority, scheduled_at) WHERE state = 'available', merged and cut to a few
-// candidates, which are then locked with SKIP LOCKED in (priority, scheduled_at) order.
-// go-pgxq's literal `kind = ANY($kinds) ORDER BY priority, scheduled_at` cannot use that
-// index for the ORDER BY and sorts the whole backlog on every claim.
+// (queue, kind, priority, scheduled_at) WHERE state = 'available', merged in order (a Merge
+// Append that reads only as far as it must) and cut to a few candidates, which are then locked
+// with SKIP LOCKED in (priority, scheduled_at) order. go-pgxq's literal
+// `kind = ANY($kinds) ORDER BY priority, scheduled_at` cannot use that index for the ORDER BY
+// and sorts the whole backlog on every claim.
 #include "queue/sql.hpp"
 
 #include <pgxq/client.h>
@@ -54,27 +55,6 @@ std::string quoted_array(std::span<const T> values) {
 
 TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
   const std::string T = quoted;
-  claim =
-      "WITH candidates AS MATERIALIZED ("
-      " SELECT c.id, c.priority, c.scheduled_at FROM unnest($2::text[]) AS k(kind)"
-      " CROSS JOIN LATERAL ("
-      "  SELECT j.id, j.priority, j.scheduled_at FROM " + T + " j"
-      "  WHERE j.queue = $1 AND j.state = 'available' AND j.kind = k.kind AND j.scheduled_at <= now()"
-      "  ORDER BY j.priority, j.scheduled_at LIMIT $4) c"
-      " ORDER BY c.priority, c.scheduled_at LIMIT $4"
-      "), picked AS ("
-      " SELECT j.id FROM " + T + " j JOIN candidates USING (id)"
-      " WHERE j.state = 'available'"
-      " ORDER BY j.priority, j.scheduled_at LIMIT $3"
-      " FOR UPDATE OF j SKIP LOCKED"
-      ")"
-      " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
-      " FROM picked WHERE j.id = picked.id"
-      " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
-      " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
-  claim_probe =
-      "SELECT 1 FROM " + T + " WHERE queue = $1 AND state = 'available' AND kind = ANY($2::text[])"
-      " AND scheduled_at <= now() LIMIT 1 FOR UPDATE SKIP LOCKED";
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',
   // and when statistics count almost no running rows, the planner walks that whole index (an
@@ -110,6 +90,54 @@ TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), not
       " error = format('rescued after attempt %s of %s: worker lost', j.attempt, j.max_attempts)"
       " FROM stale WHERE j.id = stale.id"
       " RETURNING j.id, j.kind, j.state, j.attempt, j.max_attempts";
+}
+
+namespace {
+
+// One branch per handled kind, each already in index order: UNION ALL under ORDER BY ...
+// LIMIT becomes a Merge Append, which stops after `limit` rows in all. (A LATERAL join over the
+// kinds array would read `limit` rows of every kind before merging.) With `from_front`, each
+// kind's scan starts at its front, ($5[i], $6[i]) (see scan_front.hpp): a bound of the index
+// scan, so the dead entries before it are never read; NULL means from the start. The
+// microseconds are exact as a float8 multiplier (they are below 2^53).
+std::string candidates(const std::string& T, size_t kind_count, bool from_front, const std::string& limit) {
+  if (kind_count == 0) throw std::logic_error("a claim needs at least one handled kind");
+  std::string branches;
+  for (size_t i = 1; i <= kind_count; ++i) {
+    if (i > 1) branches += " UNION ALL ";
+    const std::string at = "[" + std::to_string(i) + "]";
+    branches += "(SELECT j.id, j.priority, j.scheduled_at FROM " + T + " j"
+                " WHERE j.queue = $1 AND j.state = 'available' AND j.kind = ($2::text[])" + at;
+    if (from_front)
+      branches += " AND (j.priority, j.scheduled_at) >= (($5::int2[])" + at + ", CASE WHEN ($6::int8[])" + at +
+                  " IS NULL THEN '-infinity'::timestamptz ELSE 'epoch'::timestamptz + ($6::int8[])" + at +
+                  " * interval '1 microsecond' END)";
+    branches += " AND j.scheduled_at <= now() ORDER BY j.priority, j.scheduled_at LIMIT " + limit + ")";
+  }
+  return "candidates AS MATERIALIZED (" + branches + " ORDER BY priority, scheduled_at LIMIT " + limit + ")";
+}
+
+}  // namespace
+
+std::string TableSql::claim(size_t kind_count) const {
+  const std::string& T = quoted;
+  return "WITH " + candidates(T, kind_count, true, "$4") +
+         ", picked AS ("
+         " SELECT j.id FROM " + T + " j JOIN candidates USING (id)"
+         " WHERE j.state = 'available'"
+         " ORDER BY j.priority, j.scheduled_at LIMIT $3"
+         " FOR UPDATE OF j SKIP LOCKED"
+         ")"
+         " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
+         " FROM picked WHERE j.id = picked.id"
+         " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
+         " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
+}
+
+std::string TableSql::claim_probe(size_t kind_count) const {
+  const std::string& T = quoted;
+  return "WITH " + candidates(T, kind_count, false, "$3") + " SELECT 1 FROM " + T +
+         " j JOIN candidates USING (id) WHERE j.state = 'available' LIMIT 1 FOR UPDATE OF j SKIP LOCKED";
 }
 
 std::string int_array(std::span<const int64_t> values) {

@@ -19,10 +19,13 @@ struct TableSql {
   std::string quoted;         // "app"."jobs"
   std::string notify_channel; // pgxq_<table with . → _>
 
-  // $1 queue, $2 kinds text[], $3 how many to claim, $4 candidates per kind.
-  std::string claim;
-  // $1 queue, $2 kinds text[]: is there any due, unlocked job at all?
-  std::string claim_probe;
+  // The claim for `kind_count` handled kinds: $1 queue, $2 kinds text[] (exactly
+  // kind_count of them), $3 how many to claim, $4 how many candidates to look at, $5 and $6
+  // where each kind's scan starts: priorities int2[] and scheduled_at as microseconds since
+  // the epoch int8[] (NULL: from the start), from ScanFront.
+  std::string claim(size_t kind_count) const;
+  // $1 queue, $2 kinds text[], $3 candidates: is there any due job that nobody has locked?
+  std::string claim_probe(size_t kind_count) const;
   // In the job's transaction: $1 id, $2 claimed attempt.
   std::string complete_one;
   // $1 ids bigint[], $2 attempts int[].

@@ -263,6 +263,26 @@ TEST_CASE("priority order: lower priority values run first") {
   CHECK(r.text(0, 0) == "0,1,1,2,3");
 }
 
+TEST_CASE("a better-priority job inserted while a backlog drains is not left behind the scan fronts") {
+  // Claims scan each kind from where the last one took its first job (queue/scan_front.hpp);
+  // a job that lands before that front must still be found by the periodic full scan, not
+  // only when the backlog has drained.
+  EngineFixture f;
+  f.db().exec("INSERT INTO " + f.table() +
+              " (kind, args, priority) SELECT 'sleep', '{\"ms\": 20}', 1 FROM generate_series(1, 300)");
+  auto o = f.options();
+  o.max_workers = 2;
+  o.batch_size = 2;
+  auto e = f.make_engine(o);
+  e->start();
+  REQUIRE(wait_until([&] { return f.count("state = 'completed'") >= 10; }));
+  auto urgent = f.insert("sleep", "{\"ms\": 0}", "default", 0);  // same kind: behind its front
+  REQUIRE(wait_state(f, urgent, "completed"));
+  // 300 jobs of 20 ms on 2 workers take 3 s; the full scan comes within 100 ms.
+  CHECK(f.count("kind = 'sleep' AND state = 'available'") > 150);
+  e->stop();
+}
+
 TEST_CASE("a job scheduled in the future is not picked early") {
   EngineFixture f;
   pgxq_insert_opts o = pgxq_insert_opts_default();

@@ -1,8 +1,10 @@
-// Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising.
+// Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising,
+// the claim's scan fronts.
 #include <doctest/doctest.h>
 
 #include "queue/resolution.hpp"
 #include "queue/retry_policy.hpp"
+#include "queue/scan_front.hpp"
 #include "queue/sql.hpp"
 
 using namespace pgxq::queue;
@@ -89,5 +91,72 @@ TEST_CASE("table statements quote schema-qualified names and derive the channel"
   TableSql t("app.jobs");
   CHECK(t.quoted == "\"app\".\"jobs\"");
   CHECK(t.notify_channel == "pgxq_app_jobs");
-  CHECK(t.claim.find("FOR UPDATE OF j SKIP LOCKED") != std::string::npos);
+  const std::string claim = t.claim(3);
+  CHECK(claim.find("FOR UPDATE OF j SKIP LOCKED") != std::string::npos);
+  CHECK(claim.find("($2::text[])[3]") != std::string::npos);  // one ordered branch per kind
+  CHECK(claim.find("($2::text[])[4]") == std::string::npos);
+  CHECK_THROWS_AS(t.claim(0), std::logic_error);
+}
+
+namespace {
+Job job_of(std::string kind, int priority, int64_t scheduled_us) {
+  Job j;
+  j.kind = std::move(kind);
+  j.priority = priority;
+  j.scheduled_at_us = scheduled_us;
+  return j;
+}
+}  // namespace
+
+TEST_CASE("scan front: full scan first, then each kind from the first job claimed of it") {
+  using std::chrono::steady_clock;
+  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
+  ScanFront front({"a", "b", "c"}, milliseconds(100));
+  auto p = front.next(t0);
+  CHECK(p.full);
+  CHECK(p.priorities == "{-32768,-32768,-32768}");
+  CHECK(p.scheduled_us == "{NULL,NULL,NULL}");
+
+  // A full batch: a and b move to their first (lowest) claimed key, c keeps scanning from the start.
+  std::vector<Job> got{job_of("b", 1, 500), job_of("a", 0, 900), job_of("a", 0, 700), job_of("b", 0, 800),
+                       job_of("unknown", 0, 1)};
+  front.claimed(got, 5);
+  p = front.next(t0 + milliseconds(10));
+  CHECK_FALSE(p.full);
+  CHECK(p.priorities == "{0,0,-32768}");
+  CHECK(p.scheduled_us == "{700,800,NULL}");
+
+  // A kind with nothing in the next batch keeps its front.
+  front.claimed(std::vector<Job>{job_of("c", 2, 50)}, 1);
+  p = front.next(t0 + milliseconds(20));
+  CHECK_FALSE(p.full);
+  CHECK(p.priorities == "{0,0,2}");
+  CHECK(p.scheduled_us == "{700,800,50}");
+}
+
+TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan from the start") {
+  using std::chrono::steady_clock;
+  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
+  ScanFront front({"a"}, milliseconds(100));
+  CHECK(front.next(t0).full);
+  front.claimed(std::vector<Job>{job_of("a", 0, 5)}, 1);
+  CHECK_FALSE(front.next(t0 + milliseconds(99)).full);
+
+  SUBCASE("short claim") {
+    front.claimed(std::vector<Job>{}, 1);
+    auto p = front.next(t0 + milliseconds(99));
+    CHECK(p.full);
+    CHECK(p.scheduled_us == "{NULL}");
+  }
+  SUBCASE("interval") {
+    front.claimed(std::vector<Job>{job_of("a", 0, 6)}, 1);
+    auto p = front.next(t0 + milliseconds(100));
+    CHECK(p.full);
+    CHECK(p.scheduled_us == "{NULL}");
+    CHECK_FALSE(front.next(t0 + milliseconds(150)).full);  // the interval counts from this full scan
+  }
+  SUBCASE("reset") {
+    front.reset();
+    CHECK(front.next(t0 + milliseconds(1)).full);
+  }
 }
