@@ -50,6 +50,7 @@ bool anything_left(pg::Connection& conn, const queue::TableSql& sql, const std::
 std::vector<queue::Job> claimed_keys(const pg::Result& r) {
   std::vector<queue::Job> jobs(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
+    jobs[i].id = r.int64(i, 0);
     jobs[i].kind = r.text(i, 1);
     jobs[i].priority = static_cast<int>(r.int64(i, 5));
     jobs[i].scheduled_at_us = r.int64(i, 6);
@@ -65,16 +66,16 @@ constexpr std::chrono::milliseconds kFullScanEvery{100};
 void ceiling_claim_complete(const Env& env, const std::string& table, int connections, int batch) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
-  const std::string claim = sql.claim(testkit_kinds().size());
-  const std::string limit = std::to_string(batch), candidates = std::to_string(2 * batch);
+  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true);  // migrated tables
+  const std::string limit = std::to_string(batch), candidates = std::to_string(queue::claim_candidates(batch));
   run_connections(env, connections, [&](pg::Connection& conn) {
     conn.prepare("claim", claim);
     conn.prepare("complete_many", sql.complete_many);
     // The engine's own scan fronts, so the ceiling's claims cost what the engine's do.
-    queue::ScanFront front(testkit_kinds(), kFullScanEvery);
+    queue::ScanFront front(testkit_kinds(), kFullScanEvery, /*by_id=*/true);
     for (;;) {
       auto f = front.next(Clock::now());
-      auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates, f.priorities, f.scheduled_us});
+      auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates, f.priorities, f.scheduled_us, f.ids});
       front.claimed(claimed_keys(r), batch);
       if (r.rows() == 0) {
         if (!f.full) continue;  // look again from the start
@@ -98,18 +99,18 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
                                    int connections) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
-  const std::string claim = sql.claim(testkit_kinds().size());
+  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true);  // migrated tables
   const std::string insert = "INSERT INTO \"" + record_table + "\" (job_id, value) VALUES ($1, $2)";
   run_connections(env, connections, [&](pg::Connection& conn) {
     conn.prepare("claim", claim);
     conn.prepare("complete_one", sql.complete_one);
     conn.prepare("record", insert);
-    queue::ScanFront front(testkit_kinds(), kFullScanEvery);
+    queue::ScanFront front(testkit_kinds(), kFullScanEvery, /*by_id=*/true);
     for (;;) {
       // Claimed on its own, as the engine claims: a claim held open for the whole job would
       // keep its candidates locked and starve the other connections' SKIP LOCKED claims.
       auto f = front.next(Clock::now());
-      auto r = conn.exec_prepared("claim", {"default", kinds, "1", "2", f.priorities, f.scheduled_us});
+      auto r = conn.exec_prepared("claim", {"default", kinds, "1", std::to_string(queue::claim_candidates(1)), f.priorities, f.scheduled_us, f.ids});
       front.claimed(claimed_keys(r), 1);
       if (r.rows() == 0) {
         if (!f.full) continue;  // look again from the start

@@ -100,6 +100,11 @@ void Engine::Impl::check_database() {
     auto r = conn.exec("SELECT to_regclass($1)::oid", {t.quoted});
     if (r.is_null(0, 0))
       throw pg::Error("job table " + name + " does not exist: run `pgxqd migrate --table " + name + "` first", "42P01");
+    t.front_index = conn.exec(t.front_index_exists, {t.quoted}).rows() > 0;
+    if (!t.front_index)
+      core->log->warn("job table {} lacks the claim index of `pgxqd migrate` (idx_..._front): claims on a large "
+                      "backlog of jobs inserted in one transaction slow down until vacuum; run `pgxqd migrate`",
+                      name);
     auto trig = conn.exec(
         "SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
         " WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND p.prosrc LIKE '%pg_notify%'",

@@ -8,10 +8,6 @@
 namespace pgxq::queue {
 
 namespace {
-// How many candidates the claim looks at, for `n` wanted: twice as many, so a
-// competing claimer that locked some of them rarely leaves this one empty-handed.
-int candidates_for(int n) { return n * 2; }
-
 // How often the claim scans every kind from the start of the index (see scan_front.hpp): the
 // longest a job that lands behind a scan front waits while the queue works a backlog.
 constexpr std::chrono::milliseconds kFullScanEvery{100};
@@ -22,9 +18,9 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       completer_(std::move(completer)),
       options_(std::move(options)),
       table_(&core_->tables.at(options_.table)),
-      claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size())),
+      claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size(), table_->front_index)),
       probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
-      front_(core_->kinds, kFullScanEvery),
+      front_(core_->kinds, kFullScanEvery, table_->front_index),
       counters_(std::make_shared<QueueCounters>()),
       target_{table_, counters_.get(), &cancel_},
       max_workers_(options_.max_workers),
@@ -94,7 +90,6 @@ void Producer::claim_loop() {
   Health::TimePoint conn_opened;
   RetryBackoff backoff;
   const std::string component = "producer " + options_.name;
-  auto next_poll = std::chrono::steady_clock::now();
   int empty_probes = 0;
   for (;;) {
     int want = 0;
@@ -103,17 +98,16 @@ void Producer::claim_loop() {
       for (;;) {
         last_loop_ = std::chrono::steady_clock::now();
         if (stopping_) return;
-        bool due = std::chrono::steady_clock::now() >= next_poll;
-        if (due && free_slots_locked() > 0) break;
         if (claim_wanted_locked()) break;
-        // Wake at least once a second so the watchdog sees the loop alive.
-        auto until = std::min(next_poll, std::chrono::steady_clock::now() + std::chrono::seconds(1));
-        if (free_slots_locked() <= 0) until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        // Wake at least once a second so the watchdog sees the loop alive. With every slot
+        // busy the poll cannot claim anyway: a worker that frees one wakes the loop.
+        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        if (free_slots_locked() > 0) until = std::min(until, next_poll_);
         claim_cv_.wait_until(lock, until);
       }
       want = std::min(free_slots_locked(), core_->options.batch_size);
       woken_ = false;
-      next_poll = std::chrono::steady_clock::now() + poll_interval_;
+      next_poll_ = std::chrono::steady_clock::now() + poll_interval_;
     }
 
     std::vector<Job> jobs;
@@ -177,7 +171,8 @@ int Producer::free_slots_locked() const {
 bool Producer::claim_wanted_locked() const {
   const int free = free_slots_locked();
   if (free <= 0) return false;
-  if (woken_) return true;  // a wake-up claims for any free slot, keeping pickup latency low
+  // A wake-up or the poll claims for any free slot, keeping pickup latency low.
+  if (woken_ || std::chrono::steady_clock::now() >= next_poll_) return true;
   // Working through a backlog, wait for half a batch of free slots so claims stay batched.
   const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
   return more_ && free >= refill;
@@ -192,9 +187,9 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   conn.prepare(stmt, claim_sql_);
   const ScanFront::Params front = front_.next(std::chrono::steady_clock::now());
   full_scan = front.full;
-  std::string limit = std::to_string(n), candidates = std::to_string(candidates_for(n));
+  std::string limit = std::to_string(n), candidates = std::to_string(claim_candidates(n));
   auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,
-                                     front.scheduled_us});
+                                     front.scheduled_us, front.ids});
   std::vector<Job> jobs;
   jobs.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -223,7 +218,7 @@ bool Producer::any_due(pg::Connection& conn) {
   const std::string stmt = "claim_probe:" + table_->table;
   conn.prepare(stmt, probe_sql_);
   // As many candidates as a competing claim would lock.
-  const std::string candidates = std::to_string(candidates_for(core_->options.batch_size));
+  const std::string candidates = std::to_string(claim_candidates(core_->options.batch_size));
   return conn.exec_prepared(stmt, {options_.name, core_->kinds_array, candidates}).rows() > 0;
 }
 

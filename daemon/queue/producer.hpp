@@ -90,6 +90,7 @@ private:
   int workers_on_the_way_ = 0;  // notified or spawned, not yet looking at ready_
   int live_workers_ = 0;
   std::chrono::milliseconds poll_interval_;
+  std::chrono::steady_clock::time_point next_poll_;  // when the claim loop polls (claims) next
   std::chrono::steady_clock::time_point last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;

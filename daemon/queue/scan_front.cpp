@@ -1,60 +1,58 @@
 // queue/scan_front: per-kind start keys of the claim's index scans, and when to scan in full.
 #include "queue/scan_front.hpp"
 
-#include <algorithm>
 #include <limits>
 
 namespace pgxq::queue {
 
-ScanFront::ScanFront(std::vector<std::string> kinds, std::chrono::milliseconds full_scan_every)
-    : full_scan_every_(full_scan_every), fronts_(kinds.size()) {
+ScanFront::ScanFront(std::vector<std::string> kinds, std::chrono::milliseconds full_scan_every, bool by_id)
+    : full_scan_every_(full_scan_every), by_id_(by_id), fronts_(kinds.size()) {
   for (size_t i = 0; i < kinds.size(); ++i) index_.emplace(std::move(kinds[i]), i);
 }
 
-void ScanFront::reset() {
-  std::fill(fronts_.begin(), fronts_.end(), std::nullopt);
-  last_full_.reset();
-}
+void ScanFront::reset() { last_full_.reset(); }
 
 ScanFront::Params ScanFront::next(TimePoint now) {
   Params p;
-  if (!last_full_ || now - *last_full_ >= full_scan_every_) {
-    std::fill(fronts_.begin(), fronts_.end(), std::nullopt);
-    last_full_ = now;
-    p.full = true;
-  }
+  p.full = !last_full_ || now - *last_full_ >= full_scan_every_;
+  if (p.full) last_full_ = now;
   p.priorities = "{";
   p.scheduled_us = "{";
+  p.ids = "{";
+  const std::string smallest_id = std::to_string(std::numeric_limits<int64_t>::min());
   for (size_t i = 0; i < fronts_.size(); ++i) {
     if (i) {
       p.priorities += ',';
       p.scheduled_us += ',';
+      p.ids += ',';
     }
-    // From the beginning: the smallest priority there is, and NULL for -infinity.
-    p.priorities += std::to_string(fronts_[i] ? fronts_[i]->priority : std::numeric_limits<int16_t>::min());
-    p.scheduled_us += fronts_[i] ? std::to_string(fronts_[i]->scheduled_us) : "NULL";
+    // From the beginning: the smallest priority there is, NULL for -infinity, the smallest id.
+    const auto& front = p.full ? std::nullopt : fronts_[i];
+    p.priorities += std::to_string(front ? front->priority : std::numeric_limits<int16_t>::min());
+    p.scheduled_us += front ? std::to_string(front->scheduled_us) : "NULL";
+    p.ids += front && by_id_ ? std::to_string(front->id) : smallest_id;
   }
   p.priorities += '}';
   p.scheduled_us += '}';
+  p.ids += '}';
   return p;
 }
 
 void ScanFront::claimed(std::span<const Job> jobs, int wanted) {
-  if (static_cast<int>(jobs.size()) < wanted) {
-    // Short: the scans may have started past jobs that are due. Look again from the start.
-    reset();
-    return;
-  }
+  // Short: the scans may have started past jobs that are due. Look again from the start.
+  if (static_cast<int>(jobs.size()) < wanted) reset();
+  // Each kind's front moves to the first job taken of it: everything before that was dead,
+  // locked by another worker, or not there yet. After a full scan that may be behind the old
+  // front. A kind the claim took nothing of keeps its front: a full scan that took nothing of
+  // it found nothing of it better than what it took of the others, and a kind drained long ago
+  // must not walk its dead entries from the start on every claim.
   std::vector<bool> moved(fronts_.size(), false);
   for (const Job& j : jobs) {
     auto it = index_.find(j.kind);
     if (it == index_.end()) continue;
     const size_t i = it->second;
-    Key k{j.priority, j.scheduled_at_us};
-    // The first job taken of the kind: everything before it was dead, locked by another
-    // worker, or not there yet.
-    if (!moved[i] || std::tie(k.priority, k.scheduled_us) < std::tie(fronts_[i]->priority, fronts_[i]->scheduled_us))
-      fronts_[i] = k;
+    Key k{j.priority, j.scheduled_at_us, j.id};
+    if (!moved[i] || k.tie() < fronts_[i]->tie()) fronts_[i] = k;
     moved[i] = true;
   }
 }

@@ -54,6 +54,9 @@ std::string quoted_array(std::span<const T> values) {
 }  // namespace
 
 TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
+  front_index_exists =
+      "SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisvalid"
+      " AND pg_get_indexdef(i.indexrelid) LIKE '%(queue, kind, priority, scheduled_at, id) WHERE (state = ''available''::text)'";
   const std::string T = quoted;
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',
@@ -96,12 +99,17 @@ namespace {
 
 // One branch per handled kind, each already in index order: UNION ALL under ORDER BY ...
 // LIMIT becomes a Merge Append, which stops after `limit` rows in all. (A LATERAL join over the
-// kinds array would read `limit` rows of every kind before merging.) With `from_front`, each
-// kind's scan starts at its front, ($5[i], $6[i]) (see scan_front.hpp): a bound of the index
-// scan, so the dead entries before it are never read; NULL means from the start. The
-// microseconds are exact as a float8 multiplier (they are below 2^53).
-std::string candidates(const std::string& T, size_t kind_count, bool from_front, const std::string& limit) {
+// kinds array would read `limit` rows of every kind before merging.)
+//
+// With `from_front`, each kind's scan starts at its front, ($5[i], $6[i], $7[i]) from
+// ScanFront: a bound of the index scan, so the dead entries before it are never read. NULL in
+// $6 means -infinity; the microseconds are exact as a float8 multiplier (below 2^53). With
+// `by_id` (migration 4's index (queue, kind, priority, scheduled_at, id) exists) the scans also
+// run in id order within equal (priority, scheduled_at), so the bound skips within them too;
+// without it, ScanFront sends the smallest id and the bound is on (priority, scheduled_at).
+std::string candidates(const std::string& T, size_t kind_count, bool from_front, bool by_id, const std::string& limit) {
   if (kind_count == 0) throw std::logic_error("a claim needs at least one handled kind");
+  const std::string order = by_id ? "priority, scheduled_at, id" : "priority, scheduled_at";
   std::string branches;
   for (size_t i = 1; i <= kind_count; ++i) {
     if (i > 1) branches += " UNION ALL ";
@@ -109,23 +117,26 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
     branches += "(SELECT j.id, j.priority, j.scheduled_at FROM " + T + " j"
                 " WHERE j.queue = $1 AND j.state = 'available' AND j.kind = ($2::text[])" + at;
     if (from_front)
-      branches += " AND (j.priority, j.scheduled_at) >= (($5::int2[])" + at + ", CASE WHEN ($6::int8[])" + at +
+      branches += " AND (j.priority, j.scheduled_at, j.id) >= (($5::int2[])" + at + ", CASE WHEN ($6::int8[])" + at +
                   " IS NULL THEN '-infinity'::timestamptz ELSE 'epoch'::timestamptz + ($6::int8[])" + at +
-                  " * interval '1 microsecond' END)";
-    branches += " AND j.scheduled_at <= now() ORDER BY j.priority, j.scheduled_at LIMIT " + limit + ")";
+                  " * interval '1 microsecond' END, ($7::int8[])" + at + ")";
+    branches += " AND j.scheduled_at <= now() ORDER BY " + (by_id ? std::string("j.priority, j.scheduled_at, j.id")
+                                                                   : std::string("j.priority, j.scheduled_at")) +
+                " LIMIT " + limit + ")";
   }
-  return "candidates AS MATERIALIZED (" + branches + " ORDER BY priority, scheduled_at LIMIT " + limit + ")";
+  return "candidates AS MATERIALIZED (" + branches + " ORDER BY " + order + " LIMIT " + limit + ")";
 }
 
 }  // namespace
 
-std::string TableSql::claim(size_t kind_count) const {
+std::string TableSql::claim(size_t kind_count, bool by_id) const {
   const std::string& T = quoted;
-  return "WITH " + candidates(T, kind_count, true, "$4") +
+  return "WITH " + candidates(T, kind_count, true, by_id, "$4") +
          ", picked AS ("
          " SELECT j.id FROM " + T + " j JOIN candidates USING (id)"
          " WHERE j.state = 'available'"
-         " ORDER BY j.priority, j.scheduled_at LIMIT $3"
+         // id too: the first jobs in the order the scans ran, so the new fronts leave none behind.
+         " ORDER BY j.priority, j.scheduled_at, j.id LIMIT $3"
          " FOR UPDATE OF j SKIP LOCKED"
          ")"
          " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
@@ -136,7 +147,7 @@ std::string TableSql::claim(size_t kind_count) const {
 
 std::string TableSql::claim_probe(size_t kind_count) const {
   const std::string& T = quoted;
-  return "WITH " + candidates(T, kind_count, false, "$3") + " SELECT 1 FROM " + T +
+  return "WITH " + candidates(T, kind_count, false, false, "$3") + " SELECT 1 FROM " + T +
          " j JOIN candidates USING (id) WHERE j.state = 'available' LIMIT 1 FOR UPDATE OF j SKIP LOCKED";
 }
 

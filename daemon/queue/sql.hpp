@@ -18,12 +18,18 @@ struct TableSql {
   std::string table;          // as configured, e.g. "pgxq_job" or "app.jobs"
   std::string quoted;         // "app"."jobs"
   std::string notify_channel; // pgxq_<table with . → _>
+  // Whether the table has migration 4's front index: a query for it, $1 the table's regclass
+  // text; any row means yes.
+  std::string front_index_exists;
+  // Its answer, found when the engine starts (before any claim).
+  bool front_index = false;
 
   // The claim for `kind_count` handled kinds: $1 queue, $2 kinds text[] (exactly
-  // kind_count of them), $3 how many to claim, $4 how many candidates to look at, $5 and $6
-  // where each kind's scan starts: priorities int2[] and scheduled_at as microseconds since
-  // the epoch int8[] (NULL: from the start), from ScanFront.
-  std::string claim(size_t kind_count) const;
+  // kind_count of them), $3 how many to claim, $4 how many candidates to look at, $5..$7
+  // where each kind's scan starts (ScanFront::Params): priorities int2[], scheduled_at as
+  // microseconds since the epoch int8[] (NULL: -infinity), ids int8[]. `by_id`: the table has
+  // migration 4's index (queue, kind, priority, scheduled_at, id) (see front_index_exists).
+  std::string claim(size_t kind_count, bool by_id) const;
   // $1 queue, $2 kinds text[], $3 candidates: is there any due job that nobody has locked?
   std::string claim_probe(size_t kind_count) const;
   // In the job's transaction: $1 id, $2 claimed attempt.
@@ -38,6 +44,11 @@ struct TableSql {
   // $1 queue, $2 kinds text[], $3 rescue_after ms, $4 limit.
   std::string rescue;
 };
+
+// How many candidates a claim of n jobs looks at: a quarter more, and at least 2 more, so a
+// competing claimer that locked some of them rarely leaves this one short (a short claim is
+// followed by another at once). Each candidate costs a primary-key lookup.
+inline int claim_candidates(int n) { return n + n / 4 + 2; }
 
 // PostgreSQL array literals for text-format parameters.
 std::string int_array(std::span<const int64_t> values);

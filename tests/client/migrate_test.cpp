@@ -61,7 +61,7 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4");
   CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
 
   // The columns, defaults and indexes of go-pgxq's table.
@@ -79,12 +79,16 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
   CHECK_THROWS(conn.exec("INSERT INTO " + t + " (kind, state) VALUES ('k', 'bogus')"));
   // The fetch index already serves the claim: no second index.
   CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_claim"}) == 0);
+  // v4: the claim's front index, with id after go-pgxq's columns.
+  CHECK(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_front"})
+            .value_or("")
+            .find("(queue, kind, priority, scheduled_at, id) WHERE (state = 'available'::text)") != std::string::npos);
 
   // Dropping the table and migrating again re-creates it despite the recorded versions.
   conn.exec("DROP TABLE " + t);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   CHECK(count_rows(conn, t) == 0);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4");
 }
 
 TEST_CASE("migrate: two connections migrating the same table at once both succeed") {
@@ -101,8 +105,8 @@ TEST_CASE("migrate: two connections migrating the same table at once both succee
     tb.join();
     CHECK_MESSAGE(ra == 0, ea.message);
     CHECK_MESSAGE(rb == 0, eb.message);
-    CHECK(versions(a, "pgxq_schema_migrations", t) == 3);
-    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2,3");
+    CHECK(versions(a, "pgxq_schema_migrations", t) == 4);
+    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2,3,4");
   }
 }
 
@@ -125,7 +129,7 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
 
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4");
   CHECK(count_rows(conn, t, "id = " + std::to_string(before) + " AND kind = 'from_go' AND args->>'from' = 'go'") == 1);
 
   // The NOTIFY trigger fires for go-pgxq's own INSERT, with the queue as payload.
@@ -198,7 +202,7 @@ TEST_CASE("migrate: a schema-qualified table") {
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2,3");
+  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2,3,4");
   CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname IN ($2, $3)",
                {schema, "idx_" + schema + "_jobs_fetch", "idx_" + schema + "_jobs_rescue"}) == 2);
   CHECK(scalar(conn, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
@@ -241,7 +245,7 @@ TEST_CASE("schema: the SQL text of every migration, runnable by hand") {
   exec_script(conn, text);
   exec_script(conn, text);  // idempotent
   pgxq::client::migrate(conn.get(), t);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4");
   pgxq::client::Options o;
   o.table = t;
   CHECK(pgxq::client::insert(conn.get(), "k", "", o) > 0);

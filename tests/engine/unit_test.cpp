@@ -91,16 +91,19 @@ TEST_CASE("table statements quote schema-qualified names and derive the channel"
   TableSql t("app.jobs");
   CHECK(t.quoted == "\"app\".\"jobs\"");
   CHECK(t.notify_channel == "pgxq_app_jobs");
-  const std::string claim = t.claim(3);
+  const std::string claim = t.claim(3, true);
   CHECK(claim.find("FOR UPDATE OF j SKIP LOCKED") != std::string::npos);
   CHECK(claim.find("($2::text[])[3]") != std::string::npos);  // one ordered branch per kind
   CHECK(claim.find("($2::text[])[4]") == std::string::npos);
-  CHECK_THROWS_AS(t.claim(0), std::logic_error);
+  CHECK(claim.find("ORDER BY j.priority, j.scheduled_at, j.id LIMIT $4") != std::string::npos);
+  CHECK(t.claim(3, false).find("ORDER BY j.priority, j.scheduled_at LIMIT $4") != std::string::npos);
+  CHECK_THROWS_AS(t.claim(0, true), std::logic_error);
 }
 
 namespace {
-Job job_of(std::string kind, int priority, int64_t scheduled_us) {
+Job job_of(std::string kind, int priority, int64_t scheduled_us, int64_t id = 1) {
   Job j;
+  j.id = id;
   j.kind = std::move(kind);
   j.priority = priority;
   j.scheduled_at_us = scheduled_us;
@@ -111,20 +114,22 @@ Job job_of(std::string kind, int priority, int64_t scheduled_us) {
 TEST_CASE("scan front: full scan first, then each kind from the first job claimed of it") {
   using std::chrono::steady_clock;
   const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
-  ScanFront front({"a", "b", "c"}, milliseconds(100));
+  ScanFront front({"a", "b", "c"}, milliseconds(100), true);
   auto p = front.next(t0);
   CHECK(p.full);
   CHECK(p.priorities == "{-32768,-32768,-32768}");
   CHECK(p.scheduled_us == "{NULL,NULL,NULL}");
+  CHECK(p.ids == "{-9223372036854775808,-9223372036854775808,-9223372036854775808}");
 
   // A full batch: a and b move to their first (lowest) claimed key, c keeps scanning from the start.
-  std::vector<Job> got{job_of("b", 1, 500), job_of("a", 0, 900), job_of("a", 0, 700), job_of("b", 0, 800),
-                       job_of("unknown", 0, 1)};
-  front.claimed(got, 5);
+  std::vector<Job> got{job_of("b", 1, 500, 1), job_of("a", 0, 900, 2), job_of("a", 0, 700, 9), job_of("a", 0, 700, 8),
+                       job_of("b", 0, 800, 3), job_of("unknown", 0, 1)};
+  front.claimed(got, 6);
   p = front.next(t0 + milliseconds(10));
   CHECK_FALSE(p.full);
   CHECK(p.priorities == "{0,0,-32768}");
   CHECK(p.scheduled_us == "{700,800,NULL}");
+  CHECK(p.ids == "{8,3,-9223372036854775808}");  // ties on (priority, scheduled_at) go by id
 
   // A kind with nothing in the next batch keeps its front.
   front.claimed(std::vector<Job>{job_of("c", 2, 50)}, 1);
@@ -134,10 +139,39 @@ TEST_CASE("scan front: full scan first, then each kind from the first job claime
   CHECK(p.scheduled_us == "{700,800,50}");
 }
 
+TEST_CASE("scan front: after a full scan, a kind it took nothing of keeps its front") {
+  using std::chrono::steady_clock;
+  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
+  ScanFront front({"a", "b"}, milliseconds(100), true);
+  front.next(t0);
+  front.claimed(std::vector<Job>{job_of("a", 0, 100, 1), job_of("b", 0, 200, 2)}, 2);
+  auto p = front.next(t0 + milliseconds(100));
+  CHECK(p.full);  // sent from the start...
+  CHECK(p.scheduled_us == "{NULL,NULL}");
+  // ...took a job of a that had landed behind a's front, and nothing of b (drained).
+  front.claimed(std::vector<Job>{job_of("a", 0, 50, 7)}, 1);
+  p = front.next(t0 + milliseconds(101));
+  CHECK_FALSE(p.full);
+  CHECK(p.scheduled_us == "{50,200}");
+  CHECK(p.ids == "{7,2}");
+}
+
+TEST_CASE("scan front: without migration 4's index the bound is on (priority, scheduled_at) only") {
+  using std::chrono::steady_clock;
+  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
+  ScanFront front({"a"}, milliseconds(100), false);
+  front.next(t0);
+  front.claimed(std::vector<Job>{job_of("a", 0, 700, 42)}, 1);
+  auto p = front.next(t0 + milliseconds(1));
+  CHECK_FALSE(p.full);
+  CHECK(p.scheduled_us == "{700}");
+  CHECK(p.ids == "{-9223372036854775808}");
+}
+
 TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan from the start") {
   using std::chrono::steady_clock;
   const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
-  ScanFront front({"a"}, milliseconds(100));
+  ScanFront front({"a"}, milliseconds(100), true);
   CHECK(front.next(t0).full);
   front.claimed(std::vector<Job>{job_of("a", 0, 5)}, 1);
   CHECK_FALSE(front.next(t0 + milliseconds(99)).full);
