@@ -20,7 +20,10 @@ namespace {
 template <typename Body>
 void run_connections(const Env& env, int connections, Body body) {
   std::vector<std::unique_ptr<pg::Connection>> conns;
-  for (int i = 0; i < connections; ++i) conns.push_back(std::make_unique<pg::Connection>(env.conninfo));
+  for (int i = 0; i < connections; ++i) {
+    conns.push_back(std::make_unique<pg::Connection>(env.conninfo));
+    conns.back()->exec("SET plan_cache_mode = force_generic_plan");  // as the engine's producer
+  }
   std::mutex mu;
   std::exception_ptr failure;
   std::vector<std::thread> threads;

@@ -132,15 +132,18 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
 std::string TableSql::claim(size_t kind_count, bool by_id) const {
   const std::string& T = quoted;
   return "WITH " + candidates(T, kind_count, true, by_id, "$4") +
+         // `id = ANY(ARRAY(...))` rather than a join: the engine runs the claim with a generic
+         // plan (see producer.cpp), which cannot see that the candidates are few and would
+         // hash-join them against a scan of the whole table; this is a primary-key lookup.
          ", picked AS ("
-         " SELECT j.id FROM " + T + " j JOIN candidates USING (id)"
-         " WHERE j.state = 'available'"
+         " SELECT j.id FROM " + T + " j"
+         " WHERE j.id = ANY(ARRAY(SELECT id FROM candidates)) AND j.state = 'available'"
          // id too: the first jobs in the order the scans ran, so the new fronts leave none behind.
          " ORDER BY j.priority, j.scheduled_at, j.id LIMIT $3"
          " FOR UPDATE OF j SKIP LOCKED"
          ")"
          " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
-         " FROM picked WHERE j.id = picked.id"
+         " WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
          " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
          " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
 }
@@ -148,7 +151,8 @@ std::string TableSql::claim(size_t kind_count, bool by_id) const {
 std::string TableSql::claim_probe(size_t kind_count) const {
   const std::string& T = quoted;
   return "WITH " + candidates(T, kind_count, false, false, "$3") + " SELECT 1 FROM " + T +
-         " j JOIN candidates USING (id) WHERE j.state = 'available' LIMIT 1 FOR UPDATE OF j SKIP LOCKED";
+         " j WHERE j.id = ANY(ARRAY(SELECT id FROM candidates)) AND j.state = 'available' LIMIT 1"
+         " FOR UPDATE OF j SKIP LOCKED";
 }
 
 std::string int_array(std::span<const int64_t> values) {
