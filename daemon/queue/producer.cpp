@@ -249,7 +249,7 @@ bool Producer::add_worker_locked() {
 
 void Producer::worker_loop() {
   std::unique_lock lock(mu_);
-  workers_on_the_way_--;  // spawned for the ready jobs: here now
+  if (workers_on_the_way_ > 0) workers_on_the_way_--;  // spawned for the ready jobs: here now (see below)
   for (;;) {
     while (!stopping_ && ready_.empty()) {
       sleeping_workers_++;
