@@ -101,6 +101,9 @@ TEST_CASE("table statements quote schema-qualified names and derive the channel"
 }
 
 namespace {
+// A fixed point on the injected clock.
+const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+
 Job job_of(std::string kind, int priority, int64_t scheduled_us, int64_t id = 1) {
   Job j;
   j.id = id;
@@ -112,8 +115,6 @@ Job job_of(std::string kind, int priority, int64_t scheduled_us, int64_t id = 1)
 }  // namespace
 
 TEST_CASE("scan front: full scan first, then each kind from the first job claimed of it") {
-  using std::chrono::steady_clock;
-  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
   ScanFront front({"a", "b", "c"}, milliseconds(100), true);
   auto p = front.next(t0);
   CHECK(p.full);
@@ -140,8 +141,6 @@ TEST_CASE("scan front: full scan first, then each kind from the first job claime
 }
 
 TEST_CASE("scan front: after a full scan, a kind it took nothing of keeps its front") {
-  using std::chrono::steady_clock;
-  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
   ScanFront front({"a", "b"}, milliseconds(100), true);
   front.next(t0);
   front.claimed(std::vector<Job>{job_of("a", 0, 100, 1), job_of("b", 0, 200, 2)}, 2);
@@ -157,8 +156,6 @@ TEST_CASE("scan front: after a full scan, a kind it took nothing of keeps its fr
 }
 
 TEST_CASE("scan front: without migration 4's index the bound is on (priority, scheduled_at) only") {
-  using std::chrono::steady_clock;
-  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
   ScanFront front({"a"}, milliseconds(100), false);
   front.next(t0);
   front.claimed(std::vector<Job>{job_of("a", 0, 700, 42)}, 1);
@@ -169,8 +166,6 @@ TEST_CASE("scan front: without migration 4's index the bound is on (priority, sc
 }
 
 TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan from the start") {
-  using std::chrono::steady_clock;
-  const auto t0 = steady_clock::time_point{} + std::chrono::hours(1);
   ScanFront front({"a"}, milliseconds(100), true);
   CHECK(front.next(t0).full);
   front.claimed(std::vector<Job>{job_of("a", 0, 5)}, 1);
