@@ -22,7 +22,7 @@ void run_connections(const Env& env, int connections, Body body) {
   std::vector<std::unique_ptr<pg::Connection>> conns;
   for (int i = 0; i < connections; ++i) {
     conns.push_back(std::make_unique<pg::Connection>(env.conninfo));
-    conns.back()->exec("SET plan_cache_mode = force_generic_plan");  // as the engine's producer
+    conns.back()->exec(queue::kClaimSessionSetup);  // as the engine's producer
   }
   std::mutex mu;
   std::exception_ptr failure;
@@ -49,21 +49,6 @@ bool anything_left(pg::Connection& conn, const queue::TableSql& sql, const std::
              .rows() > 0;
 }
 
-// What ScanFront needs of the claim's rows: kind, priority, scheduled_at.
-std::vector<queue::Job> claimed_keys(const pg::Result& r) {
-  std::vector<queue::Job> jobs(r.rows());
-  for (int i = 0; i < r.rows(); ++i) {
-    jobs[i].id = r.int64(i, 0);
-    jobs[i].kind = r.text(i, 1);
-    jobs[i].priority = static_cast<int>(r.int64(i, 5));
-    jobs[i].scheduled_at_us = r.int64(i, 6);
-  }
-  return jobs;
-}
-
-// As the engine (queue/producer.cpp).
-constexpr std::chrono::milliseconds kFullScanEvery{100};
-
 }  // namespace
 
 void ceiling_claim_complete(const Env& env, const std::string& table, int connections, int batch) {
@@ -75,11 +60,11 @@ void ceiling_claim_complete(const Env& env, const std::string& table, int connec
     conn.prepare("claim", claim);
     conn.prepare("complete_many", sql.complete_many);
     // The engine's own scan fronts, so the ceiling's claims cost what the engine's do.
-    queue::ScanFront front(testkit_kinds(), kFullScanEvery, /*by_id=*/true);
+    queue::ScanFront front(testkit_kinds(), queue::kFullScanEvery, /*by_id=*/true);
     for (;;) {
       auto f = front.next(Clock::now());
       auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates, f.priorities, f.scheduled_us, f.ids});
-      front.claimed(claimed_keys(r), batch);
+      front.claimed(queue::claimed_jobs(r, "default"), batch);
       if (r.rows() == 0) {
         if (!f.full) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;
@@ -108,13 +93,13 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
     conn.prepare("claim", claim);
     conn.prepare("complete_one", sql.complete_one);
     conn.prepare("record", insert);
-    queue::ScanFront front(testkit_kinds(), kFullScanEvery, /*by_id=*/true);
+    queue::ScanFront front(testkit_kinds(), queue::kFullScanEvery, /*by_id=*/true);
     for (;;) {
       // Claimed on its own, as the engine claims: a claim held open for the whole job would
       // keep its candidates locked and starve the other connections' SKIP LOCKED claims.
       auto f = front.next(Clock::now());
       auto r = conn.exec_prepared("claim", {"default", kinds, "1", std::to_string(queue::claim_candidates(1)), f.priorities, f.scheduled_us, f.ids});
-      front.claimed(claimed_keys(r), 1);
+      front.claimed(queue::claimed_jobs(r, "default"), 1);
       if (r.rows() == 0) {
         if (!f.full) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;

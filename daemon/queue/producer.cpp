@@ -7,12 +7,6 @@
 
 namespace pgxq::queue {
 
-namespace {
-// How often the claim scans every kind from the start of the index (see scan_front.hpp): the
-// longest a job that lands behind a scan front waits while the queue works a backlog.
-constexpr std::chrono::milliseconds kFullScanEvery{100};
-}  // namespace
-
 Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options)
     : core_(std::move(core)),
       completer_(std::move(completer)),
@@ -117,11 +111,7 @@ void Producer::claim_loop() {
         conn = std::make_unique<pg::Connection>(core_->options.conninfo);
         conn_opened = std::chrono::steady_clock::now();
         core_->prepare_session(*conn, "producer");
-        // The claim has a branch per handled kind, and planning it costs more than running
-        // it. Left to itself PostgreSQL may keep planning it anew on every run (a custom plan
-        // per parameter set); the generic plan is the one tests/engine/claim_plan_test.cpp
-        // checks, and it does not depend on the parameters' values.
-        conn->exec("SET plan_cache_mode = force_generic_plan");
+        conn->exec(kClaimSessionSetup);
       }
       bool full_scan = false;
       jobs = claim(*conn, want, full_scan);
@@ -195,21 +185,7 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   std::string limit = std::to_string(n), candidates = std::to_string(claim_candidates(n));
   auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,
                                      front.scheduled_us, front.ids});
-  std::vector<Job> jobs;
-  jobs.reserve(r.rows());
-  for (int i = 0; i < r.rows(); ++i) {
-    Job j;
-    j.id = r.int64(i, 0);
-    j.kind = r.text(i, 1);
-    j.queue = options_.name;
-    j.args = r.text(i, 2);
-    j.attempt = static_cast<int>(r.int64(i, 3));
-    j.max_attempts = static_cast<int>(r.int64(i, 4));
-    j.priority = static_cast<int>(r.int64(i, 5));
-    j.scheduled_at_us = r.int64(i, 6);
-    j.created_at_us = r.int64(i, 7);
-    jobs.push_back(std::move(j));
-  }
+  std::vector<Job> jobs = claimed_jobs(r, options_.name);
   // UPDATE ... RETURNING has no order: restore go-pgxq's (priority, scheduled_at, id).
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return std::tie(a.priority, a.scheduled_at_us, a.id) < std::tie(b.priority, b.scheduled_at_us, b.id);

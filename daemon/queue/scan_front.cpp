@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "queue/sql.hpp"
+
 namespace pgxq::queue {
 
 ScanFront::ScanFront(std::vector<std::string> kinds, std::chrono::milliseconds full_scan_every, bool by_id)
@@ -16,25 +18,18 @@ ScanFront::Params ScanFront::next(TimePoint now) {
   Params p;
   p.full = !last_full_ || now - *last_full_ >= full_scan_every_;
   if (p.full) last_full_ = now;
-  p.priorities = "{";
-  p.scheduled_us = "{";
-  p.ids = "{";
-  const std::string smallest_id = std::to_string(std::numeric_limits<int64_t>::min());
-  for (size_t i = 0; i < fronts_.size(); ++i) {
-    if (i) {
-      p.priorities += ',';
-      p.scheduled_us += ',';
-      p.ids += ',';
-    }
+  std::vector<int64_t> priorities, ids;
+  std::vector<std::optional<int64_t>> scheduled_us;
+  for (const auto& stored : fronts_) {
     // From the beginning: the smallest priority there is, NULL for -infinity, the smallest id.
-    const auto& front = p.full ? std::nullopt : fronts_[i];
-    p.priorities += std::to_string(front ? front->priority : std::numeric_limits<int16_t>::min());
-    p.scheduled_us += front ? std::to_string(front->scheduled_us) : "NULL";
-    p.ids += front && by_id_ ? std::to_string(front->id) : smallest_id;
+    const auto& front = p.full ? std::nullopt : stored;
+    priorities.push_back(front ? front->priority : std::numeric_limits<int16_t>::min());
+    scheduled_us.push_back(front ? std::optional(front->scheduled_us) : std::nullopt);
+    ids.push_back(front && by_id_ ? front->id : std::numeric_limits<int64_t>::min());
   }
-  p.priorities += '}';
-  p.scheduled_us += '}';
-  p.ids += '}';
+  p.priorities = int_array(priorities);
+  p.scheduled_us = int_array(scheduled_us);
+  p.ids = int_array(ids);
   return p;
 }
 

@@ -26,6 +26,10 @@
 
 namespace pgxq::queue {
 
+// How often the engine's claim scans every kind from the start of the index: the longest a job
+// that lands behind a scan front waits while the queue works a backlog.
+inline constexpr std::chrono::milliseconds kFullScanEvery{100};
+
 class ScanFront {
 public:
   using TimePoint = std::chrono::steady_clock::time_point;

@@ -110,6 +110,7 @@ namespace {
 std::string candidates(const std::string& T, size_t kind_count, bool from_front, bool by_id, const std::string& limit) {
   if (kind_count == 0) throw std::logic_error("a claim needs at least one handled kind");
   const std::string order = by_id ? "priority, scheduled_at, id" : "priority, scheduled_at";
+  const std::string branch_order = by_id ? "j.priority, j.scheduled_at, j.id" : "j.priority, j.scheduled_at";
   std::string branches;
   for (size_t i = 1; i <= kind_count; ++i) {
     if (i > 1) branches += " UNION ALL ";
@@ -120,9 +121,7 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
       branches += " AND (j.priority, j.scheduled_at, j.id) >= (($5::int2[])" + at + ", CASE WHEN ($6::int8[])" + at +
                   " IS NULL THEN '-infinity'::timestamptz ELSE 'epoch'::timestamptz + ($6::int8[])" + at +
                   " * interval '1 microsecond' END, ($7::int8[])" + at + ")";
-    branches += " AND j.scheduled_at <= now() ORDER BY " + (by_id ? std::string("j.priority, j.scheduled_at, j.id")
-                                                                   : std::string("j.priority, j.scheduled_at")) +
-                " LIMIT " + limit + ")";
+    branches += " AND j.scheduled_at <= now() ORDER BY " + branch_order + " LIMIT " + limit + ")";
   }
   return "candidates AS MATERIALIZED (" + branches + " ORDER BY " + order + " LIMIT " + limit + ")";
 }
@@ -153,6 +152,35 @@ std::string TableSql::claim_probe(size_t kind_count) const {
   return "WITH " + candidates(T, kind_count, false, false, "$3") + " SELECT 1 FROM " + T +
          " j WHERE j.id = ANY(ARRAY(SELECT id FROM candidates)) AND j.state = 'available' LIMIT 1"
          " FOR UPDATE OF j SKIP LOCKED";
+}
+
+std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue) {
+  std::vector<Job> jobs;
+  jobs.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    Job j;
+    j.id = r.int64(i, 0);
+    j.kind = r.text(i, 1);
+    j.queue = queue;
+    j.args = r.text(i, 2);
+    j.attempt = static_cast<int>(r.int64(i, 3));
+    j.max_attempts = static_cast<int>(r.int64(i, 4));
+    j.priority = static_cast<int>(r.int64(i, 5));
+    j.scheduled_at_us = r.int64(i, 6);
+    j.created_at_us = r.int64(i, 7);
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
+}
+
+std::string int_array(std::span<const std::optional<int64_t>> values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) out += ',';
+    out += values[i] ? std::to_string(*values[i]) : "NULL";
+  }
+  out += '}';
+  return out;
 }
 
 std::string int_array(std::span<const int64_t> values) {

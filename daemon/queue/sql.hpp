@@ -10,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "pg/connection.hpp"
+#include "queue/job.hpp"
+
 namespace pgxq::queue {
 
 struct TableSql {
@@ -45,6 +48,15 @@ struct TableSql {
   std::string rescue;
 };
 
+// The jobs a claim returned (its RETURNING columns), in the order the rows came, for `queue`.
+std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue);
+
+// Run once on a session that claims. The claim has a branch per handled kind, and planning it
+// costs more than running it; left to itself PostgreSQL may keep planning it anew on every
+// run (a custom plan per parameter set). The generic plan is the one
+// tests/engine/claim_plan_test.cpp checks, and it does not depend on the parameters' values.
+inline constexpr const char* kClaimSessionSetup = "SET plan_cache_mode = force_generic_plan";
+
 // How many candidates a claim of n jobs looks at: a quarter more, and at least 2 more, so a
 // competing claimer that locked some of them rarely leaves this one short (a short claim is
 // followed by another at once). Each candidate costs a primary-key lookup.
@@ -52,6 +64,7 @@ inline int claim_candidates(int n) { return n + n / 4 + 2; }
 
 // PostgreSQL array literals for text-format parameters.
 std::string int_array(std::span<const int64_t> values);
+std::string int_array(std::span<const std::optional<int64_t>> values);  // nullopt → NULL
 std::string text_array(std::span<const std::string> values);
 std::string text_array(std::span<const std::string_view> values);
 std::string text_array(std::span<const std::optional<std::string>> values);  // nullopt → NULL

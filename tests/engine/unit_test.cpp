@@ -73,6 +73,8 @@ TEST_CASE("array literals quote and escape") {
   CHECK(bool_array(std::vector<bool>{true, false}) == "{t,f}");
   std::vector<std::optional<std::string>> nullable{"x \"y\"", std::nullopt, "NULL"};
   CHECK(text_array(std::span<const std::optional<std::string>>(nullable)) == R"({"x \"y\"",NULL,"NULL"})");
+  std::vector<std::optional<int64_t>> nullable_ids{7, std::nullopt, INT64_MIN};
+  CHECK(int_array(std::span<const std::optional<int64_t>>(nullable_ids)) == "{7,NULL,-9223372036854775808}");
 }
 
 TEST_CASE("sanitize_text: invalid UTF-8 replaced, NUL dropped, long text truncated on a boundary") {
