@@ -91,21 +91,22 @@ int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
   int64_t total = 0;
   auto flush = [&] {
     if (batch.empty()) return;
-    std::vector<pgxq_job_spec> specs(batch.size());
+    std::vector<pgxq_insert_opts> opts(batch.size(), pgxq_insert_opts PGXQ_INSERT_OPTS_INIT);
+    std::vector<pgxq_job_spec> specs(batch.size(), pgxq_job_spec PGXQ_JOB_SPEC_INIT);
     for (size_t i = 0; i < batch.size(); ++i) {
       auto& s = specs[i];
       const auto& l = batch[i];
       s.kind = l.kind.c_str();
       s.args_json = l.args.empty() ? nullptr : l.args.c_str();
-      s.opts = pgxq_insert_opts_default();
-      if (!l.queue.empty()) s.opts.queue = l.queue.c_str();
+      s.opts = &opts[i];
+      if (!l.queue.empty()) opts[i].queue = l.queue.c_str();
       if (l.priority) {
-        s.opts.has_priority = 1;
-        s.opts.priority = static_cast<int>(*l.priority);
+        opts[i].has_priority = 1;
+        opts[i].priority = static_cast<int>(*l.priority);
       }
       if (l.max_attempts) {
-        s.opts.has_max_attempts = 1;
-        s.opts.max_attempts = static_cast<int>(*l.max_attempts);
+        opts[i].has_max_attempts = 1;
+        opts[i].max_attempts = static_cast<int>(*l.max_attempts);
       }
     }
     pgxq_error err{};
@@ -144,7 +145,7 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
   if (o.kind.empty()) throw CommandError(kExitUsage, "KIND is required (or --stdin)");
   check_args_object(o.args, "ARGS_JSON");
 
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
   opts.table = table.c_str();
   if (o.queue) {
     if (o.queue->empty()) throw CommandError(kExitUsage, "--queue must not be empty");

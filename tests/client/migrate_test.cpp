@@ -146,7 +146,7 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
   CHECK(got[0].payload == "mail");
 
   // And libpgxq inserts land in the same table.
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = t.c_str();
   CHECK(pgxq_insert(conn.get(), "from_c", nullptr, &o, &err) > after);
   CHECK(count_rows(conn, t) == 3);
@@ -213,11 +213,11 @@ TEST_CASE("migrate: a schema-qualified table") {
   CHECK(pgxq::client::notify_channel(t) == "pgxq_" + schema + "_jobs");
   listener.exec("LISTEN " + pgxq::client::notify_channel(t));
 
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = t.c_str();
   o.queue = "sq";
   CHECK(pgxq_insert(conn.get(), "k", "{}", &o, &err) > 0);
-  pgxq_job_spec spec{"k", "{}", pgxq_insert_opts_default()};
+  pgxq_job_spec spec{sizeof(pgxq_job_spec), "k", "{}", nullptr};
   CHECK(pgxq_insert_many(conn.get(), t.c_str(), &spec, 1, &err) == 1);
   CHECK(count_rows(conn, t) == 2);
   auto got = wait_notifications(listener, 2);
