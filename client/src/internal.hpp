@@ -40,6 +40,10 @@ bool read_insert_opts(const pgxq_insert_opts* given, pgxq_insert_opts& out, std:
 // The spec at `index` of an array whose elements are `stride` bytes apart (the caller's
 // struct_size, as read from the first element).
 bool read_job_spec(const pgxq_job_spec* array, size_t stride, size_t index, pgxq_job_spec& out, pgxq_error* err);
+// The caller's pgxq_schema_info is written, not read: only its struct_size is checked, and
+// write_schema_info copies no more than it covers.
+bool check_schema_info(const pgxq_schema_info* out, pgxq_error* err);
+void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noexcept;
 
 // A table name that passed go-pgxq's validation, split into its parts and rendered for SQL.
 struct TableName {

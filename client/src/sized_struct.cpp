@@ -1,4 +1,4 @@
-// The caller's size-tagged structs (pgxq_insert_opts, pgxq_job_spec): checking
+// The caller's size-tagged structs (pgxq_insert_opts, pgxq_job_spec, pgxq_schema_info): checking
 // struct_size against the layouts this library knows, and copying no more than it covers, so
 // programs built against an older (smaller) header keep working and a garbage size is refused
 // before anything else of the struct is touched.
@@ -15,6 +15,7 @@ namespace {
 // these; a struct grows by appending fields, which only raises sizeof.
 constexpr size_t insert_opts_size_1_0 = offsetof(pgxq_insert_opts, delay_seconds) + sizeof(double);
 constexpr size_t job_spec_size_1_0 = offsetof(pgxq_job_spec, opts) + sizeof(const pgxq_insert_opts*);
+constexpr size_t schema_info_size_1_0 = offsetof(pgxq_schema_info, latest_version) + sizeof(int);
 
 struct Layout {
   const char* name;
@@ -27,6 +28,8 @@ constexpr Layout insert_opts_layout{"pgxq_insert_opts", "PGXQ_INSERT_OPTS_INIT o
                                     insert_opts_size_1_0, sizeof(pgxq_insert_opts)};
 constexpr Layout job_spec_layout{"pgxq_job_spec", "PGXQ_JOB_SPEC_INIT or pgxq_job_spec_init()", job_spec_size_1_0,
                                  sizeof(pgxq_job_spec)};
+constexpr Layout schema_info_layout{"pgxq_schema_info", "PGXQ_SCHEMA_INFO_INIT or pgxq_schema_info_init()",
+                                    schema_info_size_1_0, sizeof(pgxq_schema_info)};
 
 bool check_size(size_t given, const Layout& l, std::string_view what, pgxq_error* err) {
   if (given >= l.first && given <= l.current) return true;
@@ -79,6 +82,21 @@ bool read_job_spec(const pgxq_job_spec* array, size_t stride, size_t index, pgxq
   std::memcpy(&out, at, size);
   out.struct_size = sizeof out;
   return true;
+}
+
+bool check_schema_info(const pgxq_schema_info* out, pgxq_error* err) {
+  if (!out) {
+    set_error(err, "pgxq_schema_status: out is NULL");
+    return false;
+  }
+  return check_size(out->struct_size, schema_info_layout, {}, err);
+}
+
+void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noexcept {
+  // struct_size stays the caller's; everything after it, up to where the caller's struct ends.
+  constexpr size_t first_field = offsetof(pgxq_schema_info, table_exists);
+  std::memcpy(reinterpret_cast<unsigned char*>(out) + first_field,
+              reinterpret_cast<const unsigned char*>(&info) + first_field, out->struct_size - first_field);
 }
 
 }  // namespace pgxq::client::detail

@@ -23,19 +23,6 @@ const char* go_pgxq_insert =
     "RETURNING id, kind, args, state, queue, priority, attempt, max_attempts,\n"
     "          scheduled_at, created_at, attempted_at, completed_at, error";
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-  return s;
-}
-
-std::string go_pgxq_ddl(const std::string& table) {
-  std::string sql = read_file(std::string(PGXQ_CLIENT_FIXTURES) + "/go_pgxq_v0.2.0.sql");
-  REQUIRE(!sql.empty());
-  std::string flat = table;
-  std::replace(flat.begin(), flat.end(), '.', '_');
-  return replace_all(replace_all(sql, "{t_}", flat), "{t}", table);
-}
-
 int64_t go_insert(pgxq::pg::Connection& conn, const std::string& table, const char* kind, const char* queue) {
   auto r = conn.exec(replace_all(go_pgxq_insert, "{t}", table), {kind, "{\"from\": \"go\"}", queue, "0", std::nullopt, "5"});
   REQUIRE(r.rows() == 1);

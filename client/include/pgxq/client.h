@@ -14,8 +14,8 @@
  *     a new symbol version node, PGXQ_1.1, PGXQ_1.2, ...), never changed or removed, and the
  *     structs below only grow at their end. Anything else is an incompatible change, which
  *     bumps the SONAME to libpgxq.so.2.
- *   - The structs the caller allocates and the library reads (pgxq_insert_opts and
- *     pgxq_job_spec) begin with `struct_size`, which must be the struct's
+ *   - The structs the caller allocates and the library reads or fills (pgxq_insert_opts,
+ *     pgxq_job_spec, pgxq_schema_info) begin with `struct_size`, which must be the struct's
  *     sizeof as the caller was compiled: initialise them with the PGXQ_..._INIT macro or the
  *     pgxq_..._init() function next to them, never by hand. The library reads or writes only
  *     the bytes struct_size covers and treats fields past it as unset (their defaults), so a
@@ -122,6 +122,31 @@ void pgxq_free(void* p);
  * Table names whose index names would exceed 63 bytes (more than 52 characters) are refused.
  * Returns 0 or -1. */
 int pgxq_migrate(PGconn* conn, const char* table, pgxq_error* err);
+
+/* Where a job table stands in its migrations, as pgxq_schema_status reports it. */
+typedef struct pgxq_schema_info {
+  size_t struct_size;  /* sizeof(pgxq_schema_info) as compiled: set by the initialisers */
+  int table_exists;    /* 1 when the table exists, else 0 */
+  /* The highest migration version pgxq_schema_migrations records for the table: 0 when the
+   * table does not exist, or exists without any record (created by go-pgxq's Migrate or by
+   * hand from older SQL). Higher than latest_version when a newer libpgxq migrated it. */
+  int applied_version;
+  int latest_version;  /* the last migration this libpgxq knows: up to date when applied equals it */
+} pgxq_schema_info;
+
+#define PGXQ_SCHEMA_INFO_INIT {sizeof(pgxq_schema_info), 0, 0, 0}
+
+static inline void pgxq_schema_info_init(pgxq_schema_info* info) {
+  pgxq_schema_info defaults = PGXQ_SCHEMA_INFO_INIT;
+  *info = defaults;
+}
+
+/* Reads the table's migration status into `out` (table NULL: default), for instance to decide
+ * at start-up whether pgxq_migrate is needed. Read-only: it creates nothing, locks nothing
+ * beyond what reading pgxq_schema_migrations takes, works when that ledger does not exist yet,
+ * and works inside or outside a transaction (inside one its reads join it; a connection whose
+ * transaction has already failed is refused). Returns 0 or -1. */
+int pgxq_schema_status(PGconn* conn, const char* table, pgxq_schema_info* out, pgxq_error* err);
 
 /* libpgxq's version, "MAJOR.MINOR.PATCH". */
 const char* pgxq_version(void);

@@ -122,6 +122,21 @@ inline void migrate(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE)
   if (pgxq_migrate(conn, table.c_str(), &e) != 0) detail::raise(e);
 }
 
+// Where `table` stands in its migrations (see pgxq_schema_info in client.h).
+struct SchemaStatus {
+  bool table_exists = false;
+  int applied_version = 0;  // 0: no migration recorded (missing table, or created by go-pgxq)
+  int latest_version = 0;   // the last migration this libpgxq knows
+};
+
+// Reads the migration ledger without changing anything; works inside or outside a transaction.
+inline SchemaStatus schema_status(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE) {
+  pgxq_error e{};
+  pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
+  if (pgxq_schema_status(conn, table.c_str(), &info, &e) != 0) detail::raise(e);
+  return {info.table_exists != 0, info.applied_version, info.latest_version};
+}
+
 // Throws Error naming the broken rule when `table` is not a valid go-pgxq table name.
 inline void validate_table_name(const std::string& table) {
   pgxq_error e{};
