@@ -17,7 +17,8 @@
  *   - The structs the caller allocates and the library reads or fills (pgxq_insert_opts,
  *     pgxq_job_spec, pgxq_schema_info) begin with `struct_size`, which must be the struct's
  *     sizeof as the caller was compiled: initialise them with the PGXQ_..._INIT macro or the
- *     pgxq_..._init() function next to them, never by hand. The library reads or writes only
+ *     pgxq_..._init() function next to them (or, in a designated initialiser, set
+ *     .struct_size = sizeof(the struct) yourself). The library reads or writes only
  *     the bytes struct_size covers and treats fields past it as unset (their defaults), so a
  *     program built against an older header keeps working. A struct_size smaller than the
  *     first (1.0) layout, or larger than this library knows (a program built against a newer
