@@ -32,7 +32,7 @@ void check_count(pg::Connection& conn, const std::string& table, int64_t n) {
 double run_insert_one(const Env& env, int64_t n, bool library) {
   JobTable table(env, "enqueue");
   pg::Connection conn(env.conninfo);
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
   opts.table = table.name().c_str();
   const std::string sql = insert_sql(table.name());
   auto start = Clock::now();
@@ -82,7 +82,7 @@ double run_insert_many(const Env& env, int64_t n, int batch, bool library) {
       args.clear();
       specs.clear();
       for (int64_t i = from; i < from + count; ++i) args.push_back(args_for(i));
-      for (auto& a : args) specs.push_back(pgxq_job_spec{"noop", a.c_str(), pgxq_insert_opts_default()});
+      for (auto& a : args) specs.push_back(pgxq_job_spec{sizeof(pgxq_job_spec), "noop", a.c_str(), nullptr});
       pgxq_error err{};
       if (pgxq_insert_many(conn.get(), table.name().c_str(), specs.data(), specs.size(), &err) != count)
         throw std::runtime_error(std::string("pgxq_insert_many: ") + err.message);

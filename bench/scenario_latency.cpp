@@ -25,7 +25,7 @@ void scenario_latency(const Env& env, Report& report) {
   std::this_thread::sleep_for(std::chrono::seconds(1));  // idle: the first poll has passed
   progress("latency", "enqueuing " + std::to_string(n) + " jobs at " + std::to_string(static_cast<int>(o.latency_rate)) +
                           "/s, one per transaction");
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
   opts.table = table.name().c_str();
   auto start = Clock::now();
   const auto interval = std::chrono::duration<double>(1.0 / o.latency_rate);

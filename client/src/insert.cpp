@@ -29,10 +29,12 @@ extern "C" int64_t pgxq_insert(PGconn* conn, const char* kind, const char* args_
                                pgxq_error* err) {
   clear_error(err);
   try {
-    auto table = parse_table(opts ? opts->table : nullptr, true, err);
+    pgxq_insert_opts o;
+    if (!read_insert_opts(opts, o, {}, err)) return -1;
+    auto table = parse_table(o.table, true, err);
     if (!table) return -1;
     simdjson::dom::parser parser;
-    auto job = validate_job(kind, args_json, opts, parser, {}, err);
+    auto job = validate_job(kind, args_json, o, parser, {}, err);
     if (!job) return -1;
     if (!conn) {
       set_error(err, "08006", "pgxq_insert: the connection is NULL");

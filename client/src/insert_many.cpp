@@ -126,9 +126,15 @@ extern "C" int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_
     std::vector<ValidJob> valid;
     valid.reserve(count);
     bool any_delay = false;
+    // The caller's specs are struct_size bytes apart, whatever this library's sizeof is.
+    const size_t stride = jobs[0].struct_size;
     for (size_t i = 0; i < count; ++i) {
-      auto job = validate_job(jobs[i].kind, jobs[i].args_json, &jobs[i].opts, parser,
-                              "job " + std::to_string(i) + ": ", err);
+      pgxq_job_spec spec;
+      if (!read_job_spec(jobs, stride, i, spec, err)) return -1;
+      const std::string what = "job " + std::to_string(i) + ": ";
+      pgxq_insert_opts opts;
+      if (!read_insert_opts(spec.opts, opts, what, err)) return -1;
+      auto job = validate_job(spec.kind, spec.args_json, opts, parser, what, err);
       if (!job) return -1;
       any_delay = any_delay || job->delay_seconds.has_value();
       valid.push_back(*job);

@@ -1,5 +1,6 @@
 // libpgxq internals shared by the C API's translation units: error reporting into the caller's
-// pgxq_error, the parsed form of a validated table name, and validation of one job's fields.
+// pgxq_error, reading the caller's size-tagged structs, the parsed form of a validated table
+// name, and validation of one job's fields.
 // Nothing here is exported from the shared library (see pgxq.map).
 #pragma once
 
@@ -30,6 +31,19 @@ struct ResultDeleter {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Size-tagged structs (see "Compatibility" in client.h). Each reader copies the caller's struct
+// into a full-size one of this library, fields past the caller's struct_size left at their
+// defaults, after checking struct_size; on a bad size it reports why (prefixed with `what`,
+// e.g. "job 17: ") and returns false. `given` NULL reads as all defaults.
+bool read_insert_opts(const pgxq_insert_opts* given, pgxq_insert_opts& out, std::string_view what, pgxq_error* err);
+// The spec at `index` of an array whose elements are `stride` bytes apart (the caller's
+// struct_size, as read from the first element).
+bool read_job_spec(const pgxq_job_spec* array, size_t stride, size_t index, pgxq_job_spec& out, pgxq_error* err);
+// The caller's pgxq_schema_info is written, not read: only its struct_size is checked, and
+// write_schema_info copies no more than it covers.
+bool check_schema_info(const pgxq_schema_info* out, pgxq_error* err);
+void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noexcept;
 
 // A table name that passed go-pgxq's validation, split into its parts and rendered for SQL.
 struct TableName {
@@ -65,9 +79,10 @@ struct ValidJob {
   std::optional<double> delay_seconds;
 };
 
-// Validates one job; `what` names it in messages ("" for a single insert, "job 17: " in a
-// batch). The parser is reused across a batch so its buffers are allocated once.
-std::optional<ValidJob> validate_job(const char* kind, const char* args_json, const pgxq_insert_opts* opts,
+// Validates one job (options as read_insert_opts gave them); `what` names it in messages ("" for
+// a single insert, "job 17: " in a batch). The parser is reused across a batch so its buffers
+// are allocated once.
+std::optional<ValidJob> validate_job(const char* kind, const char* args_json, const pgxq_insert_opts& opts,
                                      simdjson::dom::parser& parser, std::string_view what, pgxq_error* err);
 
 // Microseconds since the epoch rendered as a timestamptz literal in UTC

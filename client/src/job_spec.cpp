@@ -4,7 +4,6 @@
 #include <simdjson.h>
 
 #include <cmath>
-#include <cstring>
 
 #include "internal.hpp"
 
@@ -71,7 +70,7 @@ std::string check_args(std::string_view args, simdjson::dom::parser& parser) {
 
 }  // namespace
 
-std::optional<ValidJob> validate_job(const char* kind, const char* args_json, const pgxq_insert_opts* opts,
+std::optional<ValidJob> validate_job(const char* kind, const char* args_json, const pgxq_insert_opts& o,
                                      simdjson::dom::parser& parser, std::string_view what, pgxq_error* err) {
   auto fail = [&](const std::string& message) {
     set_error(err, std::string(what) + message);
@@ -84,8 +83,7 @@ std::optional<ValidJob> validate_job(const char* kind, const char* args_json, co
   job.args = (args_json && *args_json) ? std::string_view(args_json) : std::string_view("{}");
   if (std::string problem = check_args(job.args, parser); !problem.empty()) return fail(problem);
 
-  pgxq_insert_opts o = opts ? *opts : pgxq_insert_opts_default();
-  if (o.queue && !*o.queue) return fail("queue must not be empty (pass NULL for \"" PGXQ_DEFAULT_QUEUE "\")");
+  if (o.queue && !*o.queue) return fail("queue must not be empty (leave it unset for \"" PGXQ_DEFAULT_QUEUE "\")");
   job.queue = o.queue ? o.queue : PGXQ_DEFAULT_QUEUE;
 
   if (o.has_priority) {
@@ -144,11 +142,5 @@ std::string format_timestamp_utc(int64_t unix_us) {
 }
 
 }  // namespace pgxq::client::detail
-
-extern "C" pgxq_insert_opts pgxq_insert_opts_default(void) {
-  pgxq_insert_opts o;
-  std::memset(&o, 0, sizeof o);
-  return o;
-}
 
 extern "C" const char* pgxq_version(void) { return PGXQ_CLIENT_VERSION; }

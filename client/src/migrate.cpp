@@ -16,8 +16,6 @@ namespace pgxq::client::detail {
 
 namespace {
 
-constexpr const char* migrations_table = "pgxq_schema_migrations";
-
 // Runs one statement (parameters in text format) and reports a failure into `err`.
 Result run(PGconn* conn, const std::string& sql, std::initializer_list<const char*> params, ExecStatusType want,
            std::string_view context, pgxq_error* err) {

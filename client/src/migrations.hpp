@@ -15,6 +15,10 @@ struct Migration {
   std::string (*sql)(const TableName& table);
 };
 
+// The ledger of applied versions (job_table, version, applied_at), one per schema, next to the
+// job tables it records: job_table holds the table's unqualified name.
+inline constexpr const char* migrations_table = "pgxq_schema_migrations";
+
 // All migrations, in the order they must run (versions strictly increasing from 1).
 std::span<const Migration> migrations();
 

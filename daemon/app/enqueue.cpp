@@ -1,7 +1,9 @@
 // app/enqueue: see enqueue.hpp.
 #include "app/enqueue.hpp"
 
+#include <charconv>
 #include <iostream>
+#include <limits>
 #include <vector>
 
 #include <pgxq/client.h>
@@ -16,25 +18,56 @@ namespace {
 
 constexpr size_t kBatch = 1000;
 
-// One parsed stdin line, owning the strings a pgxq_job_spec points into.
-struct Line {
-  std::string kind, args, queue;
-  std::optional<int64_t> priority, max_attempts;
+// A job's options as given on the command line or a stdin line, unchecked: libpgxq applies the
+// defaults and refuses bad values (before anything is sent), so there is one rule for both.
+struct JobFields {
+  std::optional<std::string> queue;
+  std::optional<int> priority, max_attempts;
+  std::optional<double> delay_seconds;
+  std::optional<int64_t> scheduled_at_unix_us;
 };
 
-void check_args_object(const std::string& json, const std::string& what) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  auto error = parser.parse(simdjson::padded_string(json)).get(doc);
-  if (error)
-    throw CommandError(kExitUsage, what + " is not valid JSON: " + simdjson::error_message(error) +
-                                       " (pass a JSON object, e.g. '{\"name\":\"world\"}')");
-  if (!doc.is_object()) throw CommandError(kExitUsage, what + " must be a JSON object, e.g. '{\"name\":\"world\"}'");
+// libpgxq's options for `f`, from its defaults; the strings stay owned by `f`.
+pgxq_insert_opts insert_opts(const JobFields& f) {
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
+  if (f.queue) o.queue = f.queue->c_str();
+  if (f.priority) {
+    o.has_priority = 1;
+    o.priority = *f.priority;
+  }
+  if (f.max_attempts) {
+    o.has_max_attempts = 1;
+    o.max_attempts = *f.max_attempts;
+  }
+  if (f.delay_seconds) {
+    o.has_delay = 1;
+    o.delay_seconds = *f.delay_seconds;
+  }
+  if (f.scheduled_at_unix_us) {
+    o.has_scheduled_at = 1;
+    o.scheduled_at_unix_us = *f.scheduled_at_unix_us;
+  }
+  return o;
 }
 
+// One parsed stdin line, owning the strings a pgxq_job_spec points into.
+struct Line {
+  std::string kind, args;
+  JobFields fields;
+  size_t number = 0;
+};
+
+// Reads the line's format (a JSON object of known fields, each of the right JSON type); the
+// values themselves are libpgxq's to judge.
 Line parse_line(simdjson::dom::parser& parser, const std::string& text, size_t number) {
   auto bad = [&](const std::string& why) {
     return CommandError(kExitUsage, "stdin line " + std::to_string(number) + ": " + why + "; nothing was inserted");
+  };
+  auto int32 = [&](simdjson::dom::element v, std::string_view key) {
+    int64_t n = 0;
+    if (v.get_int64().get(n) || n < std::numeric_limits<int>::min() || n > std::numeric_limits<int>::max())
+      throw bad("\"" + std::string(key) + "\" must be a 32-bit integer");
+    return static_cast<int>(n);
   };
   simdjson::dom::element doc;
   if (auto error = parser.parse(simdjson::padded_string(text)).get(doc))
@@ -43,36 +76,45 @@ Line parse_line(simdjson::dom::parser& parser, const std::string& text, size_t n
   if (doc.get_object().get(obj))
     throw bad("expected a JSON object like {\"kind\":\"hello\",\"args\":{\"name\":\"x\"}}");
   Line line;
+  line.number = number;
   bool have_kind = false;
   for (auto field : obj) {
     std::string_view key = field.key;
     auto v = field.value;
     if (key == "kind") {
       std::string_view s;
-      if (v.get_string().get(s) || s.empty()) throw bad("\"kind\" must be a non-empty string");
+      if (v.get_string().get(s)) throw bad("\"kind\" must be a string");
       line.kind = std::string(s);
       have_kind = true;
     } else if (key == "args") {
-      if (!v.is_object()) throw bad("\"args\" must be a JSON object");
       line.args = simdjson::minify(v);
     } else if (key == "queue") {
       std::string_view s;
-      if (v.get_string().get(s) || s.empty()) throw bad("\"queue\" must be a non-empty string");
-      line.queue = std::string(s);
+      if (v.get_string().get(s)) throw bad("\"queue\" must be a string");
+      line.fields.queue = std::string(s);
     } else if (key == "priority") {
-      int64_t n = 0;
-      if (v.get_int64().get(n) || n < -32768 || n > 32767) throw bad("\"priority\" must be an integer from -32768 to 32767");
-      line.priority = n;
+      line.fields.priority = int32(v, key);
     } else if (key == "max_attempts") {
-      int64_t n = 0;
-      if (v.get_int64().get(n) || n < 1 || n > 32767) throw bad("\"max_attempts\" must be an integer from 1 to 32767");
-      line.max_attempts = n;
+      line.fields.max_attempts = int32(v, key);
     } else {
       throw bad("unknown field \"" + std::string(key) + "\" (expected kind, args, queue, priority, max_attempts)");
     }
   }
   if (!have_kind) throw bad("\"kind\" is missing");
   return line;
+}
+
+// pgxq_insert_many names the job it refused by its index: "job <index>: <problem>".
+std::optional<size_t> refused_job(std::string_view message, std::string_view* problem) {
+  constexpr std::string_view prefix = "job ";
+  if (message.substr(0, prefix.size()) != prefix) return std::nullopt;
+  size_t index = 0;
+  const char* digits = message.data() + prefix.size();
+  auto [end, ec] = std::from_chars(digits, message.data() + message.size(), index);
+  const std::string_view rest(end, static_cast<size_t>(message.data() + message.size() - end));
+  if (ec != std::errc() || rest.substr(0, 2) != ": ") return std::nullopt;
+  *problem = rest.substr(2);
+  return index;
 }
 
 int insert_exit_code(const pgxq_error& err) {
@@ -91,25 +133,22 @@ int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
   int64_t total = 0;
   auto flush = [&] {
     if (batch.empty()) return;
-    std::vector<pgxq_job_spec> specs(batch.size());
+    std::vector<pgxq_insert_opts> opts(batch.size());
+    std::vector<pgxq_job_spec> specs(batch.size(), pgxq_job_spec PGXQ_JOB_SPEC_INIT);
     for (size_t i = 0; i < batch.size(); ++i) {
-      auto& s = specs[i];
-      const auto& l = batch[i];
-      s.kind = l.kind.c_str();
-      s.args_json = l.args.empty() ? nullptr : l.args.c_str();
-      s.opts = pgxq_insert_opts_default();
-      if (!l.queue.empty()) s.opts.queue = l.queue.c_str();
-      if (l.priority) {
-        s.opts.has_priority = 1;
-        s.opts.priority = static_cast<int>(*l.priority);
-      }
-      if (l.max_attempts) {
-        s.opts.has_max_attempts = 1;
-        s.opts.max_attempts = static_cast<int>(*l.max_attempts);
-      }
+      opts[i] = insert_opts(batch[i].fields);
+      specs[i].kind = batch[i].kind.c_str();
+      specs[i].args_json = batch[i].args.empty() ? nullptr : batch[i].args.c_str();
+      specs[i].opts = &opts[i];
     }
     pgxq_error err{};
     int64_t n = pgxq_insert_many(conn.get(), table.c_str(), specs.data(), specs.size(), &err);
+    std::string_view problem;
+    if (n < 0 && !err.sqlstate[0]) {
+      if (auto job = refused_job(err.message, &problem); job && *job < batch.size())
+        throw CommandError(kExitUsage, "stdin line " + std::to_string(batch[*job].number) + ": " +
+                                           std::string(problem) + "; nothing was inserted");
+    }
     if (n < 0)
       throw CommandError(insert_exit_code(err),
                          "cannot insert into " + table + ": " + insert_error(err) + "; nothing was inserted");
@@ -142,27 +181,15 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
     return from_stdin(ctx, table, in);
   }
   if (o.kind.empty()) throw CommandError(kExitUsage, "KIND is required (or --stdin)");
-  check_args_object(o.args, "ARGS_JSON");
+  // libpgxq reads "" as {}; on the command line an empty ARGS_JSON is more likely a mistake.
+  if (o.args.empty())
+    throw CommandError(kExitUsage, "ARGS_JSON is empty (pass a JSON object, e.g. '{\"name\":\"world\"}', or leave it out for {})");
 
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
-  opts.table = table.c_str();
-  if (o.queue) {
-    if (o.queue->empty()) throw CommandError(kExitUsage, "--queue must not be empty");
-    opts.queue = o.queue->c_str();
-  }
-  if (o.priority) {
-    opts.has_priority = 1;
-    opts.priority = *o.priority;
-  }
-  if (o.max_attempts) {
-    opts.has_max_attempts = 1;
-    opts.max_attempts = *o.max_attempts;
-  }
+  JobFields fields{o.queue, o.priority, o.max_attempts, std::nullopt, std::nullopt};
   if (o.in) {
     auto d = config::parse_duration(*o.in);
     if (!d.ok()) throw CommandError(kExitUsage, "--in: " + d.error);
-    opts.has_delay = 1;
-    opts.delay_seconds = static_cast<double>(d.value.count()) / 1000.0;
+    fields.delay_seconds = static_cast<double>(d.value.count()) / 1000.0;
   }
   auto conn = connect(ctx);
   if (o.at) {
@@ -170,14 +197,15 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
     // session's TimeZone applies to timestamps without an offset.
     try {
       auto r = conn.exec("SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint", {pg::Param(*o.at)});
-      opts.has_scheduled_at = 1;
-      opts.scheduled_at_unix_us = r.int64(0, 0);
+      fields.scheduled_at_unix_us = r.int64(0, 0);
     } catch (const pg::Error& e) {
       if (is_unreachable(e)) throw;
       throw CommandError(kExitUsage, "--at \"" + *o.at + "\" is not a timestamp: " + e.what() +
                                          " (e.g. '2030-01-31 12:00:00+00' or '2030-01-31T12:00:00Z')");
     }
   }
+  pgxq_insert_opts opts = insert_opts(fields);
+  opts.table = table.c_str();
   pgxq_error err{};
   int64_t id = pgxq_insert(conn.get(), o.kind.c_str(), o.args.c_str(), &opts, &err);
   if (id < 0) {

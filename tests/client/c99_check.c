@@ -1,19 +1,31 @@
-/* Compiled with -std=c99 -pedantic -Werror: proves client.h is usable from plain C99. */
+/* Compiled with -std=c99 -pedantic -Werror: proves client.h is usable from plain C99, with its
+ * initialiser macros and inline init functions. */
 #include <pgxq/client.h>
 
 int pgxq_c99_check(PGconn* conn);
 
 int pgxq_c99_check(PGconn* conn) {
   pgxq_error err;
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
-  pgxq_job_spec spec;
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
+  pgxq_insert_opts later;
+  pgxq_job_spec specs[2] = {PGXQ_JOB_SPEC_INIT, PGXQ_JOB_SPEC_INIT};
+  pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
   char channel[PGXQ_NOTIFY_CHANNEL_MAX];
   opts.queue = "q";
-  spec.kind = "k";
-  spec.args_json = "{}";
-  spec.opts = opts;
+  pgxq_insert_opts_init(&later);
+  later.has_delay = 1;
+  later.delay_seconds = 60;
+  specs[0].kind = "k";
+  specs[0].args_json = "{}";
+  specs[0].opts = &opts;
+  pgxq_job_spec_init(&specs[1]);
+  specs[1].kind = "k";
+  specs[1].opts = &later;
+  pgxq_schema_info_init(&info);
   if (pgxq_validate_table_name(PGXQ_DEFAULT_TABLE, &err) != 0) return -1;
   if (pgxq_notify_channel(NULL, channel, sizeof channel, &err) != 0) return -1;
+  if (pgxq_schema_status(conn, NULL, &info, &err) != 0) return -1;
   if (pgxq_insert(conn, "k", NULL, &opts, &err) < 0) return -1;
-  return pgxq_insert_many(conn, NULL, &spec, 1, NULL) < 0 ? -1 : 0;
+  if (pgxq_insert(conn, "k", NULL, NULL, &err) < 0) return -1;
+  return pgxq_insert_many(conn, NULL, specs, 2, NULL) < 0 ? -1 : 0;
 }

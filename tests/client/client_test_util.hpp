@@ -1,10 +1,11 @@
-// Helpers shared by the libpgxq tests: running SQL scripts through libpq, counting rows,
-// cleaning up objects a test created outside TempTable, and waiting for notifications.
+// Helpers shared by the libpgxq tests: running SQL scripts through libpq, go-pgxq's DDL, counting
+// rows, cleaning up objects a test created outside TempTable, and waiting for notifications.
 #pragma once
 
 #include <doctest/doctest.h>
 #include <pgxq/client.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -22,6 +23,20 @@ inline void exec_script(pg::Connection& conn, const std::string& sql) {
 
 inline int64_t count_rows(pg::Connection& conn, const std::string& table, const std::string& where = "true") {
   return scalar(conn, "SELECT count(*) FROM " + table + " WHERE " + where);
+}
+
+inline std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  return s;
+}
+
+// go-pgxq v0.2.0's Migrate DDL for `table` (fixtures/go_pgxq_v0.2.0.sql), to run with exec_script.
+inline std::string go_pgxq_ddl(const std::string& table) {
+  std::string sql = read_file(std::string(PGXQ_CLIENT_FIXTURES) + "/go_pgxq_v0.2.0.sql");
+  REQUIRE(!sql.empty());
+  std::string flat = table;
+  std::replace(flat.begin(), flat.end(), '.', '_');
+  return replace_all(replace_all(sql, "{t_}", flat), "{t}", table);
 }
 
 // Runs `sql` at scope exit on a fresh connection, ignoring errors (cleanup of schemas and

@@ -19,12 +19,13 @@ TEST_CASE("insert_many: 10,000 jobs in one call") {
   std::vector<std::string> args;
   args.reserve(10000);
   for (int i = 0; i < 10000; ++i) args.push_back("{\"i\": " + std::to_string(i) + ", \"pad\": \"" + std::string(i % 50, 'x') + "\"}");
-  std::vector<pgxq_job_spec> specs(10000);
+  pgxq_insert_opts q_a = PGXQ_INSERT_OPTS_INIT;
+  q_a.queue = "q_a";
+  std::vector<pgxq_job_spec> specs(10000, pgxq_job_spec PGXQ_JOB_SPEC_INIT);
   for (int i = 0; i < 10000; ++i) {
     specs[i].kind = i % 2 ? "odd" : "even";
     specs[i].args_json = args[i].c_str();
-    specs[i].opts = pgxq_insert_opts_default();
-    specs[i].opts.queue = i % 3 ? "q_a" : nullptr;
+    specs[i].opts = i % 3 ? &q_a : nullptr;
   }
   pgxq_error err{};
   CHECK(pgxq_insert_many(conn.get(), table.name().c_str(), specs.data(), specs.size(), &err) == 10000);
@@ -44,8 +45,12 @@ TEST_CASE("insert_many: special characters survive COPY's text format") {
   const std::string kind = "k\\ind\twith\nall\rspecials\\N";
   const std::string queue = "q\\\t\n\r";
   const std::string args = "{\"s\": \"back\\\\slash \\t tab \\n nl \\r cr \\\\N\",\n\t\"u\": \"\xc3\xa9\xe2\x82\xac\"}\r\n";
-  pgxq_job_spec spec{kind.c_str(), args.c_str(), pgxq_insert_opts_default()};
-  spec.opts.queue = queue.c_str();
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
+  opts.queue = queue.c_str();
+  pgxq_job_spec spec = PGXQ_JOB_SPEC_INIT;
+  spec.kind = kind.c_str();
+  spec.args_json = args.c_str();
+  spec.opts = &opts;
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_insert_many(conn.get(), table.name().c_str(), &spec, 1, &err) == 1, err.message);
   CHECK(scalar_text(conn, "SELECT kind FROM " + table.name()) == kind);
@@ -57,16 +62,21 @@ TEST_CASE("insert_many: special characters survive COPY's text format") {
 TEST_CASE("insert_many: per-job options are read back") {
   TempTable table("many");
   auto conn = connect();
-  std::vector<pgxq_job_spec> specs(3, pgxq_job_spec{"k", nullptr, pgxq_insert_opts_default()});
-  specs[0].opts.has_priority = 1;
-  specs[0].opts.priority = 32767;
-  specs[0].opts.has_max_attempts = 1;
-  specs[0].opts.max_attempts = 1;
-  specs[1].opts.has_scheduled_at = 1;
-  specs[1].opts.scheduled_at_unix_us = -62135596800LL * 1000000;  // 0001-01-01 00:00:00 UTC
-  specs[2].opts.has_delay = 1;
-  specs[2].opts.delay_seconds = 3600;
-  specs[2].opts.table = "ignored-in-a-batch";
+  std::vector<pgxq_insert_opts> opts(3, pgxq_insert_opts PGXQ_INSERT_OPTS_INIT);
+  opts[0].has_priority = 1;
+  opts[0].priority = 32767;
+  opts[0].has_max_attempts = 1;
+  opts[0].max_attempts = 1;
+  opts[1].has_scheduled_at = 1;
+  opts[1].scheduled_at_unix_us = -62135596800LL * 1000000;  // 0001-01-01 00:00:00 UTC
+  opts[2].has_delay = 1;
+  opts[2].delay_seconds = 3600;
+  opts[2].table = "ignored-in-a-batch";
+  std::vector<pgxq_job_spec> specs(3, pgxq_job_spec PGXQ_JOB_SPEC_INIT);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    specs[i].kind = "k";
+    specs[i].opts = &opts[i];
+  }
   pgxq_error err{};
   // Inside the caller's transaction, so a delay is measured from that transaction's now().
   pgxq::pg::Transaction tx(conn);
@@ -81,7 +91,7 @@ TEST_CASE("insert_many: per-job options are read back") {
 TEST_CASE("insert_many: one invalid spec means nothing is sent") {
   TempTable table("many");
   auto conn = connect();
-  std::vector<pgxq_job_spec> specs(10000, pgxq_job_spec{"k", "{}", pgxq_insert_opts_default()});
+  std::vector<pgxq_job_spec> specs(10000, pgxq_job_spec{sizeof(pgxq_job_spec), "k", "{}", nullptr});
   specs[5000].kind = "";
   pgxq_error err{};
   CHECK(pgxq_insert_many(conn.get(), table.name().c_str(), specs.data(), specs.size(), &err) == -1);
@@ -99,7 +109,7 @@ TEST_CASE("insert_many: one invalid spec means nothing is sent") {
 TEST_CASE("insert_many: a row the server refuses fails the whole batch and the connection stays usable") {
   TempTable table("many");
   auto conn = connect();
-  std::vector<pgxq_job_spec> specs(5000, pgxq_job_spec{"k", "{}", pgxq_insert_opts_default()});
+  std::vector<pgxq_job_spec> specs(5000, pgxq_job_spec{sizeof(pgxq_job_spec), "k", "{}", nullptr});
   specs[4000].kind = "invalid utf-8 \xff";  // only the server checks the encoding of text
   pgxq_error err{};
   CHECK(pgxq_insert_many(conn.get(), table.name().c_str(), specs.data(), specs.size(), &err) == -1);

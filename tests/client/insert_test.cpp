@@ -15,7 +15,7 @@ using namespace pgxq::test::client;
 TEST_CASE("insert: defaults are read back from the row") {
   TempTable table("ins");
   auto conn = connect();
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = table.name().c_str();
   pgxq_error err{};
   int64_t id = pgxq_insert(conn.get(), "send_email", nullptr, &o, &err);
@@ -36,7 +36,7 @@ TEST_CASE("insert: defaults are read back from the row") {
 TEST_CASE("insert: every option is read back from the row") {
   TempTable table("ins");
   auto conn = connect();
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = table.name().c_str();
   o.queue = "emails";
   o.has_priority = 1;
@@ -57,7 +57,7 @@ TEST_CASE("insert: every option is read back from the row") {
                        " AND args->>'s' = E'tab\\there \\\\ \\u00e9'") == 1);
 
   // A delay is relative to the server's now(), i.e. the transaction's start.
-  pgxq_insert_opts d = pgxq_insert_opts_default();
+  pgxq_insert_opts d = PGXQ_INSERT_OPTS_INIT;
   d.table = table.name().c_str();
   d.has_delay = 1;
   d.delay_seconds = 90.5;
@@ -94,7 +94,7 @@ TEST_CASE("insert: the C++ header sets every option") {
 TEST_CASE("insert: a rolled-back transaction leaves no row, a committed one does") {
   TempTable table("ins");
   auto conn = connect();
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = table.name().c_str();
   pgxq_error err{};
   {
@@ -115,7 +115,7 @@ TEST_CASE("insert: a rolled-back transaction leaves no row, a committed one does
 
 TEST_CASE("insert: server errors carry the SQLSTATE and the server's message") {
   auto conn = connect();
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   const std::string missing = unique_name("missing");
   o.table = missing.c_str();
   pgxq_error err{};
@@ -145,7 +145,7 @@ TEST_CASE("insert: server errors carry the SQLSTATE and the server's message") {
 TEST_CASE("insert: JSON that simdjson cannot represent is left to jsonb") {
   TempTable table("ins");
   auto conn = connect();
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = table.name().c_str();
   pgxq_error err{};
   int64_t id = pgxq_insert(conn.get(), "big", "{\"n\": 123456789012345678901234567890, \"f\": 1e400}", &o, &err);

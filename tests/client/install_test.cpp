@@ -22,7 +22,7 @@ const char* c_program = R"(/* Enqueues one job with libpgxq from C; prints its i
 int main(int argc, char** argv) {
   PGconn* conn = PQconnectdb("");
   pgxq_error err;
-  pgxq_insert_opts opts = pgxq_insert_opts_default();
+  pgxq_insert_opts opts = PGXQ_INSERT_OPTS_INIT;
   int64_t id;
   if (PQstatus(conn) != CONNECTION_OK) { fprintf(stderr, "%s", PQerrorMessage(conn)); return 2; }
   opts.table = argv[1];

@@ -23,19 +23,6 @@ const char* go_pgxq_insert =
     "RETURNING id, kind, args, state, queue, priority, attempt, max_attempts,\n"
     "          scheduled_at, created_at, attempted_at, completed_at, error";
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
-  return s;
-}
-
-std::string go_pgxq_ddl(const std::string& table) {
-  std::string sql = read_file(std::string(PGXQ_CLIENT_FIXTURES) + "/go_pgxq_v0.2.0.sql");
-  REQUIRE(!sql.empty());
-  std::string flat = table;
-  std::replace(flat.begin(), flat.end(), '.', '_');
-  return replace_all(replace_all(sql, "{t_}", flat), "{t}", table);
-}
-
 int64_t go_insert(pgxq::pg::Connection& conn, const std::string& table, const char* kind, const char* queue) {
   auto r = conn.exec(replace_all(go_pgxq_insert, "{t}", table), {kind, "{\"from\": \"go\"}", queue, "0", std::nullopt, "5"});
   REQUIRE(r.rows() == 1);
@@ -146,7 +133,7 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
   CHECK(got[0].payload == "mail");
 
   // And libpgxq inserts land in the same table.
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = t.c_str();
   CHECK(pgxq_insert(conn.get(), "from_c", nullptr, &o, &err) > after);
   CHECK(count_rows(conn, t) == 3);
@@ -213,11 +200,11 @@ TEST_CASE("migrate: a schema-qualified table") {
   CHECK(pgxq::client::notify_channel(t) == "pgxq_" + schema + "_jobs");
   listener.exec("LISTEN " + pgxq::client::notify_channel(t));
 
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = t.c_str();
   o.queue = "sq";
   CHECK(pgxq_insert(conn.get(), "k", "{}", &o, &err) > 0);
-  pgxq_job_spec spec{"k", "{}", pgxq_insert_opts_default()};
+  pgxq_job_spec spec{sizeof(pgxq_job_spec), "k", "{}", nullptr};
   CHECK(pgxq_insert_many(conn.get(), t.c_str(), &spec, 1, &err) == 1);
   CHECK(count_rows(conn, t) == 2);
   auto got = wait_notifications(listener, 2);

@@ -58,11 +58,11 @@ TEST_CASE("table names: every invalid form is refused, naming the rule") {
 TEST_CASE("table names: every entry point refuses an invalid name before sending SQL") {
   pgxq_error err{};
   // With a NULL connection nothing can reach a server: these fail in validation first.
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = "bad-name";
   CHECK(pgxq_insert(nullptr, "k", nullptr, &o, &err) == -1);
   CHECK(contains(err.message, "invalid character '-'"));
-  pgxq_job_spec spec{"k", nullptr, pgxq_insert_opts_default()};
+  pgxq_job_spec spec{sizeof(pgxq_job_spec), "k", nullptr, nullptr};
   CHECK(pgxq_insert_many(nullptr, "a.b.c", &spec, 1, &err) == -1);
   CHECK(contains(err.message, "more than one '.'"));
   CHECK(pgxq_migrate(nullptr, "1abc", &err) == -1);
@@ -116,7 +116,7 @@ TEST_CASE("job fields: invalid values are refused and nothing is written") {
     CHECK(std::string(err.sqlstate).empty());
     return std::string(err.message);
   };
-  const pgxq_insert_opts d = pgxq_insert_opts_default();
+  const pgxq_insert_opts d = PGXQ_INSERT_OPTS_INIT;
 
   CHECK(contains(refuse("", nullptr, d), "kind must not be empty"));
   CHECK(contains(refuse(nullptr, nullptr, d), "kind must not be empty"));

@@ -150,6 +150,28 @@ TEST_CASE("enqueue --stdin: batch insert read back, a bad line names its number 
   CHECK(count_jobs(t2.name(), "true") == 0);
 }
 
+TEST_CASE("enqueue --stdin: libpgxq judges the values, and its refusal names the line, also past the first batch") {
+  TempTable t("e2e_stdin_values");
+  struct Case {
+    std::string line, message;
+  };
+  for (const Case& c : {Case{R"({"kind":"noop","max_attempts":0})", "max_attempts must be at least 1, got 0"},
+                        Case{R"({"kind":"noop","priority":40000})", "priority 40000 is out of range"},
+                        Case{R"({"kind":"noop","queue":""})", "queue must not be empty"},
+                        Case{R"({"kind":"noop","args":[1]})", "args must be a JSON object"},
+                        Case{R"({"kind":""})", "kind must not be empty"}}) {
+    std::string in;
+    for (int i = 0; i < 1499; ++i) in += R"({"kind":"noop"})" "\n";
+    in += c.line + "\n" + R"({"kind":"noop"})" + "\n";
+    auto r = run({pgxqd(), "enqueue", "--stdin", "--table", t.name()}, {}, in);
+    INFO(c.line, " -> ", r.err);
+    CHECK(r.code == 64);
+    CHECK(has(r.err, "stdin line 1500: " + c.message));
+    CHECK(has(r.err, "nothing was inserted"));
+  }
+  CHECK(count_jobs(t.name(), "true") == 0);
+}
+
 TEST_CASE("migrate and schema: idempotent migrate, schema printed without a database") {
   auto name = unique_name("e2e_mig");
   auto m1 = run({pgxqd(), "migrate", "--table", name});

@@ -57,7 +57,7 @@ std::unique_ptr<queue::Engine> EngineFixture::make_engine(queue::EngineOptions o
 
 int64_t EngineFixture::insert(const std::string& kind, const std::string& args, const std::string& queue,
                               int priority, int max_attempts) {
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = table().c_str();
   o.queue = queue.c_str();
   o.has_priority = 1;

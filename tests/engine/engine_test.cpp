@@ -285,7 +285,7 @@ TEST_CASE("a better-priority job inserted while a backlog drains is not left beh
 
 TEST_CASE("a job scheduled in the future is not picked early") {
   EngineFixture f;
-  pgxq_insert_opts o = pgxq_insert_opts_default();
+  pgxq_insert_opts o = PGXQ_INSERT_OPTS_INIT;
   o.table = f.table().c_str();
   o.has_delay = 1;
   o.delay_seconds = 3600;

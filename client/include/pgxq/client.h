@@ -7,6 +7,27 @@
  * caller-provided pgxq_error (may be NULL) with the SQLSTATE (empty when the error was found
  * before any SQL was sent) and a message saying what was wrong. On validation errors nothing
  * is sent to the server. Thread-safety: as libpq's — one PGconn per thread at a time.
+ *
+ * Compatibility (the rule libpgxq keeps; README.md, "Enqueue from C/C++", says the same):
+ *   - The shared library's SONAME is libpgxq.so.1. A program built against libpgxq 1.x runs
+ *     unchanged with any later 1.y: functions are only ever added (each release's additions get
+ *     a new symbol version node, PGXQ_1.1, PGXQ_1.2, ...), never changed or removed, and the
+ *     structs below only grow at their end. Anything else is an incompatible change, which
+ *     bumps the SONAME to libpgxq.so.2.
+ *   - The structs the caller allocates and the library reads or fills (pgxq_insert_opts,
+ *     pgxq_job_spec, pgxq_schema_info) begin with `struct_size`, which must be the struct's
+ *     sizeof as the caller was compiled: initialise them with the PGXQ_..._INIT macro or the
+ *     pgxq_..._init() function next to them (or, in a designated initialiser, set
+ *     .struct_size = sizeof(the struct) yourself). The library reads or writes only
+ *     the bytes struct_size covers and treats fields past it as unset (their defaults), so a
+ *     program built against an older header keeps working. A struct_size smaller than the
+ *     first (1.0) layout, or larger than this library knows (a program built against a newer
+ *     libpgxq), is refused with a message saying so, and nothing is sent.
+ *   - pgxq_error never changes.
+ *   Why a size field rather than opaque handles with setters: options stay plain values on
+ *   the caller's stack (no allocation and no free per job, which matters for insert_many of
+ *   100,000 jobs), C designated initialisers keep working, and a batch stays one contiguous
+ *   array the caller owns: pgxq_insert_many steps through it by the caller's struct_size.
  */
 #ifndef PGXQ_CLIENT_H
 #define PGXQ_CLIENT_H
@@ -28,9 +49,11 @@ typedef struct pgxq_error {
   char message[512];  /* NUL-terminated, truncated if longer */
 } pgxq_error;
 
-/* Options for one job. Zero-initialise (or use pgxq_insert_opts_default) and set what you need:
- * a NULL string means the default, has_* flags say whether the numeric field is set. */
+/* Options for one job. Initialise with PGXQ_INSERT_OPTS_INIT (or pgxq_insert_opts_init) and
+ * set what you need: a NULL string means the default, has_* flags say whether the numeric
+ * field is set. */
 typedef struct pgxq_insert_opts {
+  size_t struct_size;         /* sizeof(pgxq_insert_opts) as compiled: set by the initialisers */
   const char* table;          /* NULL: "pgxq_job" */
   const char* queue;          /* NULL: "default" */
   int has_priority;           int priority;      /* default 0 (lower runs first) */
@@ -38,24 +61,42 @@ typedef struct pgxq_insert_opts {
   /* When to run: at most one of these; neither means now(). */
   int has_scheduled_at;       int64_t scheduled_at_unix_us; /* absolute, microseconds since epoch */
   int has_delay;              double delay_seconds;         /* now() + delay */
+  /* New fields are only ever appended here (see "Compatibility" above). */
 } pgxq_insert_opts;
 
-pgxq_insert_opts pgxq_insert_opts_default(void);
+#define PGXQ_INSERT_OPTS_INIT {sizeof(pgxq_insert_opts), NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0}
 
-/* Inserts one job; args_json NULL or "" means {}. Returns the new id (> 0) or -1. */
+/* Inline, so that struct_size is the size this program was compiled with. */
+static inline void pgxq_insert_opts_init(pgxq_insert_opts* opts) {
+  pgxq_insert_opts defaults = PGXQ_INSERT_OPTS_INIT;
+  *opts = defaults;
+}
+
+/* Inserts one job; args_json NULL or "" means {}; opts NULL means every default. Returns the
+ * new id (> 0) or -1. */
 int64_t pgxq_insert(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
                     pgxq_error* err);
 
-/* One job of a batch: kind and args as above, per-job options (its `table` is ignored: the
- * batch's table is used). */
+/* One job of a batch. Initialise with PGXQ_JOB_SPEC_INIT (or pgxq_job_spec_init); every spec of
+ * one array must carry the same struct_size, by which pgxq_insert_many steps through it. */
 typedef struct pgxq_job_spec {
+  size_t struct_size;           /* sizeof(pgxq_job_spec) as compiled: set by the initialisers */
   const char* kind;
-  const char* args_json;
-  pgxq_insert_opts opts;
+  const char* args_json;        /* NULL or "": {} */
+  const pgxq_insert_opts* opts; /* NULL: defaults; its `table` is ignored (the batch's is used).
+                                   Specs may share one options struct. */
 } pgxq_job_spec;
 
+#define PGXQ_JOB_SPEC_INIT {sizeof(pgxq_job_spec), NULL, NULL, NULL}
+
+static inline void pgxq_job_spec_init(pgxq_job_spec* spec) {
+  pgxq_job_spec defaults = PGXQ_JOB_SPEC_INIT;
+  *spec = defaults;
+}
+
 /* Inserts `count` jobs through COPY into `table` (NULL: default). All-or-nothing: every spec
- * is validated before anything is sent. Returns the number inserted or -1. */
+ * is validated before anything is sent, and a refused spec's message starts with
+ * "job <index>: " (its index in `jobs`). Returns the number inserted or -1. */
 int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_job_spec* jobs, size_t count, pgxq_error* err);
 
 /* Validates a table name exactly as go-pgxq does. Returns 0 if valid, -1 with the rule broken. */
@@ -82,6 +123,31 @@ void pgxq_free(void* p);
  * Table names whose index names would exceed 63 bytes (more than 52 characters) are refused.
  * Returns 0 or -1. */
 int pgxq_migrate(PGconn* conn, const char* table, pgxq_error* err);
+
+/* Where a job table stands in its migrations, as pgxq_schema_status reports it. */
+typedef struct pgxq_schema_info {
+  size_t struct_size;  /* sizeof(pgxq_schema_info) as compiled: set by the initialisers */
+  int table_exists;    /* 1 when the table exists, else 0 */
+  /* The highest migration version pgxq_schema_migrations records for the table: 0 when the
+   * table does not exist, or exists without any record (created by go-pgxq's Migrate or by
+   * hand from older SQL). Higher than latest_version when a newer libpgxq migrated it. */
+  int applied_version;
+  int latest_version;  /* the last migration this libpgxq knows: up to date when applied equals it */
+} pgxq_schema_info;
+
+#define PGXQ_SCHEMA_INFO_INIT {sizeof(pgxq_schema_info), 0, 0, 0}
+
+static inline void pgxq_schema_info_init(pgxq_schema_info* info) {
+  pgxq_schema_info defaults = PGXQ_SCHEMA_INFO_INIT;
+  *info = defaults;
+}
+
+/* Reads the table's migration status into `out` (table NULL: default), for instance to decide
+ * at start-up whether pgxq_migrate is needed. Read-only: it creates nothing, locks nothing
+ * beyond what reading pgxq_schema_migrations takes, works when that ledger does not exist yet,
+ * and works inside or outside a transaction (inside one its reads join it; a connection whose
+ * transaction has already failed is refused). Returns 0 or -1. */
+int pgxq_schema_status(PGconn* conn, const char* table, pgxq_schema_info* out, pgxq_error* err);
 
 /* libpgxq's version, "MAJOR.MINOR.PATCH". */
 const char* pgxq_version(void);

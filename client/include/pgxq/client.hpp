@@ -1,5 +1,6 @@
 // libpgxq for C++: a thin header-only layer over client.h. Same semantics, but failures throw
-// pgxq::client::Error (with the SQLSTATE) and options are plain C++ types.
+// pgxq::client::Error (with the SQLSTATE) and options are plain C++ types (the C structs'
+// struct_size fields are filled in here, never by the caller).
 //
 //   pgxq::client::Options o;
 //   o.queue = "emails";
@@ -54,7 +55,7 @@ namespace detail {
 
 // The C options for `o`; its strings stay owned by `o`.
 inline pgxq_insert_opts to_c(const Options& o) {
-  pgxq_insert_opts c = pgxq_insert_opts_default();
+  pgxq_insert_opts c = PGXQ_INSERT_OPTS_INIT;
   if (o.table) c.table = o.table->c_str();
   if (o.queue) c.queue = o.queue->c_str();
   if (o.priority) {
@@ -90,9 +91,15 @@ inline int64_t insert(PGconn* conn, const std::string& kind, const std::string& 
 
 // Inserts a batch through COPY, all-or-nothing; returns the number of jobs inserted.
 inline int64_t insert_many(PGconn* conn, std::span<const JobSpec> jobs, const std::string& table = PGXQ_DEFAULT_TABLE) {
-  std::vector<pgxq_job_spec> specs;
-  specs.reserve(jobs.size());
-  for (const JobSpec& j : jobs) specs.push_back({j.kind.c_str(), j.args.c_str(), detail::to_c(j.options)});
+  std::vector<pgxq_insert_opts> opts;
+  opts.reserve(jobs.size());
+  for (const JobSpec& j : jobs) opts.push_back(detail::to_c(j.options));
+  std::vector<pgxq_job_spec> specs(jobs.size(), pgxq_job_spec PGXQ_JOB_SPEC_INIT);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    specs[i].kind = jobs[i].kind.c_str();
+    specs[i].args_json = jobs[i].args.c_str();
+    specs[i].opts = &opts[i];
+  }
   pgxq_error e{};
   int64_t n = pgxq_insert_many(conn, table.c_str(), specs.data(), specs.size(), &e);
   if (n < 0) detail::raise(e);
@@ -113,6 +120,21 @@ inline std::string schema(const std::string& table = PGXQ_DEFAULT_TABLE) {
 inline void migrate(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE) {
   pgxq_error e{};
   if (pgxq_migrate(conn, table.c_str(), &e) != 0) detail::raise(e);
+}
+
+// Where `table` stands in its migrations (see pgxq_schema_info in client.h).
+struct SchemaStatus {
+  bool table_exists = false;
+  int applied_version = 0;  // 0: no migration recorded (missing table, or created by go-pgxq)
+  int latest_version = 0;   // the last migration this libpgxq knows
+};
+
+// Reads the migration ledger without changing anything; works inside or outside a transaction.
+inline SchemaStatus schema_status(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE) {
+  pgxq_error e{};
+  pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
+  if (pgxq_schema_status(conn, table.c_str(), &info, &e) != 0) detail::raise(e);
+  return {info.table_exists != 0, info.applied_version, info.latest_version};
 }
 
 // Throws Error naming the broken rule when `table` is not a valid go-pgxq table name.
