@@ -1,6 +1,6 @@
 // queue/health: one place that knows whether the database is reachable, so an outage is
 // logged once when it starts and once when it ends — not once per component, job or retry.
-// Also the interruptible sleeps and reconnect backoff every loop uses. Thread-safe.
+// Also the interruptible sleep the engine's loops use. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -64,20 +64,6 @@ private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-};
-
-// Reconnect backoff: 100ms doubling to 5s.
-class RetryBackoff {
-public:
-  std::chrono::milliseconds next() {
-    auto d = current_;
-    current_ = std::min(current_ * 2, std::chrono::milliseconds(5000));
-    return d;
-  }
-  void reset() { current_ = std::chrono::milliseconds(100); }
-
-private:
-  std::chrono::milliseconds current_{100};
 };
 
 }  // namespace pgxq::queue

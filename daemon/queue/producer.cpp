@@ -80,10 +80,8 @@ QueueStats Producer::stats() const {
 }
 
 void Producer::claim_loop() {
-  std::unique_ptr<pg::Connection> conn;
-  Health::TimePoint conn_opened;
-  RetryBackoff backoff;
-  const std::string component = "producer " + options_.name;
+  Session session(*core_, "producer", "producer " + options_.name,
+                  [](pg::Connection& conn) { conn.exec(kClaimSessionSetup); });
   int empty_probes = 0;
   for (;;) {
     int want = 0;
@@ -107,14 +105,9 @@ void Producer::claim_loop() {
     std::vector<Job> jobs;
     bool more = false;
     try {
-      if (!conn) {
-        conn = std::make_unique<pg::Connection>(core_->options.conninfo);
-        conn_opened = std::chrono::steady_clock::now();
-        core_->prepare_session(*conn, "producer");
-        conn->exec(kClaimSessionSetup);
-      }
+      pg::Connection& conn = session.connection();
       bool full_scan = false;
-      jobs = claim(*conn, want, full_scan);
+      jobs = claim(conn, want, full_scan);
       if (static_cast<int>(jobs.size()) == want) {
         more = true;
         empty_probes = 0;
@@ -122,26 +115,19 @@ void Producer::claim_loop() {
         more = true;  // the scans started at the fronts: look again from the start at once
       } else if (jobs.empty()) {
         // Nothing claimed: either nothing is due, or a competing claimer held every candidate.
-        more = empty_probes < 3 && any_due(*conn);
+        more = empty_probes < 3 && any_due(conn);
         empty_probes = more ? empty_probes + 1 : 0;
       } else {
         more = true;  // partial: some candidates were locked by others; look again
         empty_probes = 0;
       }
-      core_->health.ok(component);
-      backoff.reset();
+      session.ok();
     } catch (const pg::Error& e) {
       front_.reset();
-      if (e.connection_lost()) {
-        std::optional<Health::TimePoint> opened;
-        if (conn) opened = conn_opened;
-        conn.reset();
-        core_->health.failed(component, e.what(), opened);
-      } else {
+      if (!session.failed(e))
         core_->log->error("queue {}: claiming jobs from {} failed: {}", options_.name, table_->table, e.what());
-      }
       std::unique_lock lock(mu_);
-      claim_cv_.wait_for(lock, backoff.next(), [&] { return stopping_; });
+      claim_cv_.wait_for(lock, session.next_backoff(), [&] { return stopping_; });
       woken_ = true;
       continue;
     }
@@ -287,7 +273,7 @@ void Producer::release(const std::vector<Job>& jobs) {
     ids.push_back(j.id);
     attempts.push_back(j.attempt);
   }
-  RetryBackoff backoff;
+  ReconnectBackoff backoff;
   for (int attempt = 1; attempt <= 5; ++attempt) {
     try {
       pg::Connection conn(core_->options.conninfo);

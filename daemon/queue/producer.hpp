@@ -19,6 +19,7 @@
 #include "queue/core.hpp"
 #include "queue/executor.hpp"
 #include "queue/scan_front.hpp"
+#include "queue/session.hpp"
 
 namespace pgxq::queue {
 

@@ -1,14 +1,16 @@
 // Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising,
-// the claim's scan fronts.
+// the claim's scan fronts, the reconnect backoff.
 #include <doctest/doctest.h>
 
 #include "queue/resolution.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/scan_front.hpp"
+#include "queue/session.hpp"
 #include "queue/sql.hpp"
 
 using namespace pgxq::queue;
 using std::chrono::milliseconds;
+using namespace std::chrono_literals;
 
 TEST_CASE("backoff: default policy doubles from 1s, capped at 1h, jitter 0.8-1.2") {
   BackoffPolicy p;
@@ -190,4 +192,11 @@ TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan fro
     front.reset();
     CHECK(front.next(t0 + milliseconds(1)).full);
   }
+}
+
+TEST_CASE("reconnect backoff: 100ms doubling to 5s, from the start again after a reset") {
+  ReconnectBackoff backoff;
+  for (auto expected : {100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms, 5000ms, 5000ms}) CHECK(backoff.next() == expected);
+  backoff.reset();
+  CHECK(backoff.next() == 100ms);
 }
