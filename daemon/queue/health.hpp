@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "queue/clock.hpp"
+
 namespace spdlog {
 class logger;
 }
@@ -20,8 +22,10 @@ namespace pgxq::queue {
 
 class Health {
 public:
-  explicit Health(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
-  using TimePoint = std::chrono::steady_clock::time_point;
+  // Outages are timed on `clock`.
+  Health(std::shared_ptr<spdlog::logger> log, std::shared_ptr<const Clock> clock)
+      : log_(std::move(log)), clock_(std::move(clock)) {}
+  using TimePoint = Clock::TimePoint;
   // A component could not use the database. The first failure of an outage logs a warning.
   // `connected_at` is when the failing connection was opened (none: it failed to open). A
   // connection opened before the last outage ended is a leftover of that outage — e.g. an idle
@@ -34,6 +38,7 @@ public:
 
 private:
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<const Clock> clock_;
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> failing_;
   TimePoint outage_start_;

@@ -14,12 +14,13 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       table_(&core_->tables.at(options_.table)),
       claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size(), table_->front_index)),
       probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
+      clock_(*core_->options.clock),
       front_(core_->kinds, kFullScanEvery, table_->front_index),
       counters_(std::make_shared<QueueCounters>()),
       target_{table_, counters_.get(), &cancel_},
       max_workers_(options_.max_workers),
       poll_interval_(core_->options.poll_interval),
-      last_loop_(std::chrono::steady_clock::now()) {}
+      last_loop_(clock_.now()) {}
 
 Producer::~Producer() {
   if (claimer_.joinable()) claimer_.join();
@@ -57,7 +58,7 @@ void Producer::set_poll_interval(std::chrono::milliseconds d) {
   claim_cv_.notify_one();
 }
 
-std::chrono::steady_clock::time_point Producer::last_loop() const {
+Clock::TimePoint Producer::last_loop() const {
   std::lock_guard lock(mu_);
   return last_loop_;
 }
@@ -88,18 +89,21 @@ void Producer::claim_loop() {
     {
       std::unique_lock lock(mu_);
       for (;;) {
-        last_loop_ = std::chrono::steady_clock::now();
+        last_loop_ = clock_.now();
         if (stopping_) return;
         if (claim_wanted_locked()) break;
         // Wake at least once a second so the watchdog sees the loop alive. With every slot
         // busy the poll cannot claim anyway: a worker that frees one wakes the loop.
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-        if (free_slots_locked() > 0) until = std::min(until, next_poll_);
-        claim_cv_.wait_until(lock, until);
+        // next_poll_ is on the engine's clock, which tests may set by hand; waiting takes real
+        // time. So the loop sleeps for the time left by the engine's clock, and then asks again.
+        const auto now = clock_.now();
+        auto left = std::chrono::duration_cast<Clock::Duration>(std::chrono::seconds(1));
+        if (free_slots_locked() > 0) left = std::min(left, next_poll_ - now);
+        claim_cv_.wait_for(lock, left);
       }
       want = std::min(free_slots_locked(), core_->options.batch_size);
       woken_ = false;
-      next_poll_ = std::chrono::steady_clock::now() + poll_interval_;
+      next_poll_ = clock_.now() + poll_interval_;
     }
 
     std::vector<Job> jobs;
@@ -153,7 +157,7 @@ bool Producer::claim_wanted_locked() const {
   const int free = free_slots_locked();
   if (free <= 0) return false;
   // A wake-up or the poll claims for any free slot, keeping pickup latency low.
-  if (woken_ || std::chrono::steady_clock::now() >= next_poll_) return true;
+  if (woken_ || clock_.now() >= next_poll_) return true;
   // Working through a backlog, wait for half a batch of free slots so claims stay batched.
   const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
   return more_ && free >= refill;
@@ -166,7 +170,7 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   }
   const std::string stmt = "claim:" + table_->table;
   conn.prepare(stmt, claim_sql_);
-  const ScanFront::Params front = front_.next(std::chrono::steady_clock::now());
+  const ScanFront::Params front = front_.next(clock_.now());
   full_scan = front.full;
   std::string limit = std::to_string(n), candidates = std::to_string(claim_candidates(n));
   auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,

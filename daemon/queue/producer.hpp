@@ -38,7 +38,7 @@ public:
   void stop_claiming();
   // Tells this queue's running handlers to stop.
   void cancel_running() { cancel_.store(true); }
-  // Waits until no handler of this queue runs; false when `deadline` passed first.
+  // Waits until no handler of this queue runs; false when `deadline` (real time) passed first.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
   // Jobs whose handlers are still running (for the shutdown log).
   std::vector<Job> running_jobs() const;
@@ -49,8 +49,8 @@ public:
   void set_poll_interval(std::chrono::milliseconds d);
   QueueStats stats() const;
   void count_rescued(uint64_t n) { counters_->rescued += n; }
-  // When the claim loop last went round (for the watchdog).
-  std::chrono::steady_clock::time_point last_loop() const;
+  // When the claim loop last went round (for the watchdog), on the engine's clock.
+  Clock::TimePoint last_loop() const;
 
 private:
   void claim_loop();
@@ -72,6 +72,7 @@ private:
   const TableSql* table_;
   std::string claim_sql_;
   std::string probe_sql_;
+  const Clock& clock_;
   ScanFront front_;  // the claim loop's own
   std::shared_ptr<QueueCounters> counters_;
   std::atomic<bool> cancel_{false};
@@ -91,8 +92,8 @@ private:
   int workers_on_the_way_ = 0;  // notified or spawned, not yet looking at ready_
   int live_workers_ = 0;
   std::chrono::milliseconds poll_interval_;
-  std::chrono::steady_clock::time_point next_poll_;  // when the claim loop polls (claims) next
-  std::chrono::steady_clock::time_point last_loop_;
+  Clock::TimePoint next_poll_;  // when the claim loop polls (claims) next, on the engine's clock
+  Clock::TimePoint last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;
 };

@@ -11,7 +11,7 @@ Session::Session(Core& core, std::string role, std::string component, Setup setu
 pg::Connection& Session::connection() {
   if (!conn_) {
     conn_ = std::make_unique<pg::Connection>(core_.options.conninfo);
-    opened_ = std::chrono::steady_clock::now();
+    opened_ = core_.options.clock->now();
     core_.prepare_session(*conn_, role_);
     if (setup_) setup_(*conn_);
   }
@@ -30,7 +30,7 @@ bool Session::failed(const pg::Error& e) {
 }
 
 void Session::lost(std::string_view why) {
-  std::optional<Health::TimePoint> opened;
+  std::optional<Clock::TimePoint> opened;
   if (conn_) opened = opened_;
   // Reported before the connection goes: `why` may be its libpq error text.
   core_.health.failed(component_, why, opened);

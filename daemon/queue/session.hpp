@@ -64,7 +64,7 @@ private:
   std::string component_;
   Setup setup_;
   std::unique_ptr<pg::Connection> conn_;
-  Health::TimePoint opened_;
+  Clock::TimePoint opened_;
   ReconnectBackoff backoff_;
 };
 

@@ -1,7 +1,14 @@
 // Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising,
-// the claim's scan fronts, the reconnect backoff.
+// the claim's scan fronts, Health's outage log and the reconnect backoff. Time comes from a
+// clock set by hand.
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <sstream>
+
+#include "manual_clock.hpp"
+#include "queue/health.hpp"
 #include "queue/resolution.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/scan_front.hpp"
@@ -9,6 +16,7 @@
 #include "queue/sql.hpp"
 
 using namespace pgxq::queue;
+using pgxq::test::ManualClock;
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
@@ -191,6 +199,73 @@ TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan fro
   SUBCASE("reset") {
     front.reset();
     CHECK(front.next(t0 + milliseconds(1)).full);
+  }
+}
+
+namespace {
+
+struct LogCapture {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> logger;
+  LogCapture() {
+    logger = std::make_shared<spdlog::logger>("unit", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+    logger->set_level(spdlog::level::debug);
+    logger->set_pattern("%l %v");
+  }
+  int count(const std::string& needle) const {
+    const std::string text = out.str();
+    int n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("health: an outage is logged once when it starts and once when it ends, timed on the engine's clock") {
+  LogCapture log;
+  auto clock = std::make_shared<ManualClock>();
+  Health health(log.logger, clock);
+  health.ok("producer q");  // nothing failing: nothing to say
+  health.failed("producer q", "server closed the connection");
+  health.failed("completer", "server closed the connection");
+  health.failed("producer q", "connection refused");
+  CHECK_FALSE(health.healthy());
+  clock->advance(2500ms);
+  health.ok("producer q");
+  CHECK(log.count("reachable again") == 0);  // the completer still fails
+  health.ok("completer");
+  CHECK(health.healthy());
+  CHECK(log.count("warning database unavailable (producer q): server closed the connection; retrying") == 1);
+  CHECK(log.count("warning database unavailable") == 1);
+  CHECK(log.count("debug database unavailable (completer)") == 1);
+  CHECK(log.count("info database reachable again after 2.5s") == 1);
+}
+
+TEST_CASE("health: a connection opened before the last outage ended does not start a new one") {
+  LogCapture log;
+  auto clock = std::make_shared<ManualClock>();
+  Health health(log.logger, clock);
+  const auto completer_opened = clock->now();
+  clock->advance(1s);
+  health.failed("listener", "server closed the connection");  // a restart...
+  clock->advance(1s);
+  health.ok("listener");  // ...over before the idle completer finds its socket dead
+  clock->advance(1s);
+  health.failed("completer", "server closed the connection", completer_opened);
+  CHECK(health.healthy());
+  CHECK(log.count("debug database connection (completer) was broken by the last outage") == 1);
+  CHECK(log.count("database unavailable") == 1);
+
+  SUBCASE("a connection opened after it") {
+    health.failed("completer", "server closed the connection", clock->now());
+    CHECK_FALSE(health.healthy());
+    CHECK(log.count("warning database unavailable (completer)") == 1);
+  }
+  SUBCASE("a connection that failed to open") {
+    health.failed("completer", "connection refused");
+    CHECK_FALSE(health.healthy());
+    CHECK(log.count("warning database unavailable (completer)") == 1);
   }
 }
 
