@@ -7,6 +7,11 @@
 
 namespace pgxq::queue {
 
+namespace {
+// The claim loop goes round at least this often, so the watchdog sees it alive.
+constexpr std::chrono::seconds kAliveEvery{1};
+}  // namespace
+
 Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options)
     : core_(std::move(core)),
       completer_(std::move(completer)),
@@ -18,8 +23,7 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       front_(core_->kinds, kFullScanEvery, table_->front_index),
       counters_(std::make_shared<QueueCounters>()),
       target_{table_, counters_.get(), &cancel_},
-      max_workers_(options_.max_workers),
-      poll_interval_(core_->options.poll_interval),
+      policy_(core_->options.batch_size, options_.max_workers, core_->options.poll_interval),
       last_loop_(clock_.now()) {}
 
 Producer::~Producer() {
@@ -36,7 +40,7 @@ void Producer::start() {
 void Producer::wake() {
   {
     std::lock_guard lock(mu_);
-    woken_ = true;
+    policy_.wake();
   }
   claim_cv_.notify_one();
 }
@@ -44,8 +48,7 @@ void Producer::wake() {
 void Producer::set_max_workers(int n) {
   {
     std::lock_guard lock(mu_);
-    max_workers_ = std::max(1, n);
-    woken_ = true;
+    policy_.set_max_workers(n);
   }
   claim_cv_.notify_one();
 }
@@ -53,7 +56,7 @@ void Producer::set_max_workers(int n) {
 void Producer::set_poll_interval(std::chrono::milliseconds d) {
   {
     std::lock_guard lock(mu_);
-    poll_interval_ = d;
+    policy_.set_poll_interval(d);
   }
   claim_cv_.notify_one();
 }
@@ -68,7 +71,7 @@ QueueStats Producer::stats() const {
   s.name = options_.name;
   {
     std::lock_guard lock(mu_);
-    s.max_workers = max_workers_;
+    s.max_workers = policy_.max_workers();
     s.running = static_cast<int>(running_.size());
   }
   s.claimed = counters_->claimed;
@@ -83,27 +86,27 @@ QueueStats Producer::stats() const {
 void Producer::claim_loop() {
   Session session(*core_, "producer", "producer " + options_.name,
                   [](pg::Connection& conn) { conn.exec(kClaimSessionSetup); });
-  int empty_probes = 0;
   for (;;) {
     int want = 0;
     {
       std::unique_lock lock(mu_);
       for (;;) {
-        last_loop_ = clock_.now();
-        if (stopping_) return;
-        if (claim_wanted_locked()) break;
-        // Wake at least once a second so the watchdog sees the loop alive. With every slot
-        // busy the poll cannot claim anyway: a worker that frees one wakes the loop.
-        // next_poll_ is on the engine's clock, which tests may set by hand; waiting takes real
-        // time. So the loop sleeps for the time left by the engine's clock, and then asks again.
         const auto now = clock_.now();
-        auto left = std::chrono::duration_cast<Clock::Duration>(std::chrono::seconds(1));
-        if (free_slots_locked() > 0) left = std::min(left, next_poll_ - now);
-        claim_cv_.wait_for(lock, left);
+        last_loop_ = now;
+        if (stopping_) return;
+        const auto at = policy_.next_claim(busy_slots_locked());
+        if (at <= now) {
+          want = policy_.start_claim(busy_slots_locked(), now);
+          break;
+        }
+        // The policy's times are on the engine's clock, which tests may set by hand; waiting
+        // takes real time. So the loop sleeps for the time left by the engine's clock, at
+        // most kAliveEvery, and then asks again: whatever time the engine's clock shows then
+        // decides. A wake-up (or a worker freeing a slot when every one was busy: kNever)
+        // ends the sleep early.
+        const Clock::Duration left = at == ClaimPolicy::kNever ? kAliveEvery : at - now;
+        claim_cv_.wait_for(lock, std::min<Clock::Duration>(left, kAliveEvery));
       }
-      want = std::min(free_slots_locked(), core_->options.batch_size);
-      woken_ = false;
-      next_poll_ = clock_.now() + poll_interval_;
     }
 
     std::vector<Job> jobs;
@@ -112,19 +115,7 @@ void Producer::claim_loop() {
       pg::Connection& conn = session.connection();
       bool full_scan = false;
       jobs = claim(conn, want, full_scan);
-      if (static_cast<int>(jobs.size()) == want) {
-        more = true;
-        empty_probes = 0;
-      } else if (!full_scan) {
-        more = true;  // the scans started at the fronts: look again from the start at once
-      } else if (jobs.empty()) {
-        // Nothing claimed: either nothing is due, or a competing claimer held every candidate.
-        more = empty_probes < 3 && any_due(conn);
-        empty_probes = more ? empty_probes + 1 : 0;
-      } else {
-        more = true;  // partial: some candidates were locked by others; look again
-        empty_probes = 0;
-      }
+      more = follow_up_.more_due(want, static_cast<int>(jobs.size()), full_scan, [&] { return any_due(conn); });
       session.ok();
     } catch (const pg::Error& e) {
       front_.reset();
@@ -132,7 +123,7 @@ void Producer::claim_loop() {
         core_->log->error("queue {}: claiming jobs from {} failed: {}", options_.name, table_->table, e.what());
       std::unique_lock lock(mu_);
       claim_cv_.wait_for(lock, session.next_backoff(), [&] { return stopping_; });
-      woken_ = true;
+      policy_.wake();
       continue;
     }
 
@@ -140,7 +131,7 @@ void Producer::claim_loop() {
     bool notify_worker;
     {
       std::lock_guard lock(mu_);
-      more_ = more;
+      policy_.claimed(more);
       // Claimed after stop began: stop_claiming() finds them in ready_ and releases them.
       for (auto& j : jobs) ready_.push_back(std::move(j));
       notify_worker = add_worker_locked();
@@ -149,18 +140,10 @@ void Producer::claim_loop() {
   }
 }
 
-int Producer::free_slots_locked() const {
-  return max_workers_ - static_cast<int>(ready_.size() + running_.size());
-}
+int Producer::busy_slots_locked() const { return static_cast<int>(ready_.size() + running_.size()); }
 
 bool Producer::claim_wanted_locked() const {
-  const int free = free_slots_locked();
-  if (free <= 0) return false;
-  // A wake-up or the poll claims for any free slot, keeping pickup latency low.
-  if (woken_ || clock_.now() >= next_poll_) return true;
-  // Working through a backlog, wait for half a batch of free slots so claims stay batched.
-  const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
-  return more_ && free >= refill;
+  return ClaimPolicy::due(policy_.next_claim(busy_slots_locked()), clock_);
 }
 
 std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
@@ -203,7 +186,7 @@ bool Producer::add_worker_locked() {
     workers_on_the_way_++;
     return true;
   }
-  if (live_workers_ < max_workers_) {
+  if (live_workers_ < policy_.max_workers()) {
     // Threads are created on demand, up to max_workers.
     live_workers_++;
     workers_on_the_way_++;
