@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "queue/claim.hpp"
+
 namespace pgxq::queue {
 
 namespace {
@@ -153,11 +155,9 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   }
   const std::string stmt = "claim:" + table_->table;
   conn.prepare(stmt, claim_sql_);
-  const ScanFront::Params front = front_.next(clock_.now());
-  full_scan = front.full;
-  std::string limit = std::to_string(n), candidates = std::to_string(claim_candidates(n));
-  auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,
-                                     front.scheduled_us, front.ids});
+  const Claim c(options_.name, core_->kinds_array, n, front_.next(clock_.now()));
+  full_scan = c.full_scan();
+  auto r = conn.exec_prepared(stmt, c.params());
   std::vector<Job> jobs = claimed_jobs(r, options_.name);
   // UPDATE ... RETURNING has no order: restore go-pgxq's (priority, scheduled_at, id).
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {

@@ -1,6 +1,6 @@
 // Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising,
-// the claim's scan fronts, the producer's claim policy, Health's outage log and the reconnect
-// backoff. Time comes from a clock set by hand.
+// the claim's scan fronts and parameters, the producer's claim policy, Health's outage log and
+// the reconnect backoff. Time comes from a clock set by hand.
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "manual_clock.hpp"
+#include "queue/claim.hpp"
 #include "queue/claim_policy.hpp"
 #include "queue/health.hpp"
 #include "queue/resolution.hpp"
@@ -201,6 +202,23 @@ TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan fro
     front.reset();
     CHECK(front.next(t0 + milliseconds(1)).full);
   }
+}
+
+TEST_CASE("claim: the parameters in the claim statement's order") {
+  ManualClock clock;
+  ScanFront front({"a", "b"}, kFullScanEvery, true);
+  const std::string kinds = "{a,b}";
+  const Claim c("q", kinds, 10, front.next(clock.now()));
+  CHECK(c.limit() == 10);
+  CHECK(c.full_scan());
+  const auto p = c.params();
+  CHECK(*p[0] == "q");      // $1 queue
+  CHECK(*p[1] == "{a,b}");  // $2 kinds
+  CHECK(*p[2] == "10");     // $3 how many to claim
+  CHECK(*p[3] == std::to_string(claim_candidates(10)));  // $4 candidates
+  CHECK(*p[4] == "{-32768,-32768}");  // $5..$7 the scan fronts
+  CHECK(*p[5] == "{NULL,NULL}");
+  CHECK(*p[6] == "{-9223372036854775808,-9223372036854775808}");
 }
 
 TEST_CASE("claim policy: a woken producer claims at once, for every free slot up to a batch") {
