@@ -8,6 +8,7 @@
 
 #include "db.hpp"
 #include "pg/connection.hpp"
+#include "queue/claim.hpp"
 #include "queue/scan_front.hpp"
 #include "queue/sql.hpp"
 
@@ -55,18 +56,17 @@ void ceiling_claim_complete(const Env& env, const std::string& table, int connec
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
   const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true);  // migrated tables
-  const std::string limit = std::to_string(batch), candidates = std::to_string(queue::claim_candidates(batch));
   run_connections(env, connections, [&](pg::Connection& conn) {
     conn.prepare("claim", claim);
     conn.prepare("complete_many", sql.complete_many);
     // The engine's own scan fronts, so the ceiling's claims cost what the engine's do.
     queue::ScanFront front(testkit_kinds(), queue::kFullScanEvery, /*by_id=*/true);
     for (;;) {
-      auto f = front.next(Clock::now());
-      auto r = conn.exec_prepared("claim", {"default", kinds, limit, candidates, f.priorities, f.scheduled_us, f.ids});
+      const queue::Claim c("default", kinds, batch, front.next(Clock::now()));
+      auto r = conn.exec_prepared("claim", c.params());
       front.claimed(queue::claimed_jobs(r, "default"), batch);
       if (r.rows() == 0) {
-        if (!f.full) continue;  // look again from the start
+        if (!c.full_scan()) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }
@@ -97,11 +97,11 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
     for (;;) {
       // Claimed on its own, as the engine claims: a claim held open for the whole job would
       // keep its candidates locked and starve the other connections' SKIP LOCKED claims.
-      auto f = front.next(Clock::now());
-      auto r = conn.exec_prepared("claim", {"default", kinds, "1", std::to_string(queue::claim_candidates(1)), f.priorities, f.scheduled_us, f.ids});
+      const queue::Claim c("default", kinds, 1, front.next(Clock::now()));
+      auto r = conn.exec_prepared("claim", c.params());
       front.claimed(queue::claimed_jobs(r, "default"), 1);
       if (r.rows() == 0) {
-        if (!f.full) continue;  // look again from the start
+        if (!c.full_scan()) continue;  // look again from the start
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }

@@ -1,6 +1,7 @@
 // bench/ceiling: PostgreSQL's own ceiling for the daemon's work — the engine's exact claim and
-// completion statements (queue/sql.hpp), prepared per connection as the engine does, issued
-// back to back by N connections with no handler and no daemon in between.
+// completion statements (queue/sql.hpp, the claim's parameters bound by queue/claim.hpp),
+// prepared per connection as the engine does, issued back to back by N connections with no
+// handler and no daemon in between.
 #pragma once
 
 #include <string>
@@ -9,8 +10,9 @@
 
 namespace pgxq::bench {
 
-// Claims up to `batch` jobs (candidates per kind 2 × batch, as the engine does) and completes
-// them with one batched, guarded UPDATE; per connection, until nothing handled is available.
+// Claims up to `batch` jobs (with the engine's scan fronts and parameters, queue::Claim) and
+// completes them with one batched, guarded UPDATE; per connection, until nothing handled is
+// available.
 void ceiling_claim_complete(const Env& env, const std::string& table, int connections, int batch);
 
 // Per job: claim 1 (autocommit, as the engine claims), then one transaction holding the testkit

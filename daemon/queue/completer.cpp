@@ -20,7 +20,7 @@ void count_outcome(QueueCounters& c, JobState state) {
   }
 }
 
-Completer::Completer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+Completer::Completer(std::shared_ptr<Core> core) : core_(std::move(core)), session_(*core_, "completer", "completer") {}
 
 Completer::~Completer() { stop(); }
 
@@ -105,35 +105,26 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
   const std::string complete_stmt = "complete_many:" + table.table, resolve_stmt = "resolve_many:" + table.table;
 
   std::unordered_set<int64_t> applied;
-  RetryBackoff backoff;
+  session_.reset_backoff();  // each batch has kWriteAttempts of its own
   for (int attempt = 1;; ++attempt) {
     try {
-      if (!conn_) {
-        conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
-        conn_opened_ = std::chrono::steady_clock::now();
-        core_->prepare_session(*conn_, "completer");
-      }
+      pg::Connection& conn = session_.connection();
       applied.clear();
       if (!done.empty()) {
-        conn_->prepare(complete_stmt, table.complete_many);
-        auto r = conn_->exec_prepared(complete_stmt, {done_ids_param, done_attempts_param});
+        conn.prepare(complete_stmt, table.complete_many);
+        auto r = conn.exec_prepared(complete_stmt, {done_ids_param, done_attempts_param});
         for (int i = 0; i < r.rows(); ++i) applied.insert(r.int64(i, 0));
       }
       if (!other.empty()) {
-        conn_->prepare(resolve_stmt, table.resolve_many);
-        auto r = conn_->exec_prepared(
+        conn.prepare(resolve_stmt, table.resolve_many);
+        auto r = conn.exec_prepared(
             resolve_stmt, {ids_param, attempts_param, states_param, errors_param, delays_param, refunds_param});
         for (int i = 0; i < r.rows(); ++i) applied.insert(r.int64(i, 0));
       }
-      core_->health.ok("completer");
+      session_.ok();
       break;
     } catch (const pg::Error& e) {
-      if (e.connection_lost()) {
-        std::optional<Health::TimePoint> opened;
-        if (conn_) opened = conn_opened_;
-        conn_.reset();
-        core_->health.failed("completer", e.what(), opened);
-      } else {
+      if (!session_.failed(e)) {
         core_->log->error("recording {} job outcome(s) in {} failed: {}", records.size(), table.table, e.what());
       }
       if (attempt >= kWriteAttempts) {
@@ -142,7 +133,7 @@ void Completer::write_table(const TableSql& table, std::vector<CompletionRecord*
                             r->id, r->kind, r->queue, to_string(r->resolution.state));
         return;
       }
-      std::this_thread::sleep_for(backoff.next());
+      std::this_thread::sleep_for(session_.next_backoff());
     }
   }
 

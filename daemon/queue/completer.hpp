@@ -14,6 +14,7 @@
 
 #include "queue/core.hpp"
 #include "queue/resolution.hpp"
+#include "queue/session.hpp"
 
 namespace pgxq::queue {
 
@@ -49,8 +50,7 @@ private:
   bool stopping_ = false;
   bool stopped_ = false;
   std::thread thread_;
-  std::unique_ptr<pg::Connection> conn_;
-  Health::TimePoint conn_opened_;
+  Session session_;  // the completer thread's
 };
 
 // Counts an applied outcome in the queue's counters.

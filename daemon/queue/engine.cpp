@@ -18,7 +18,7 @@
 namespace pgxq::queue {
 
 Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
-    : options(std::move(o)), handlers(std::move(h)), log(std::move(l)), health(log),
+    : options(std::move(o)), handlers(std::move(h)), log(std::move(l)), health(log, options.clock),
       handler_pool(options.conninfo, options.pool_size) {
   for (auto& [kind, _] : handlers) kinds.push_back(kind);
   kinds_array = text_array(std::span<const std::string>(kinds));
@@ -47,6 +47,7 @@ void validate(EngineOptions& o) {
   if (o.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
   if (o.max_workers < 1) throw std::invalid_argument("max_workers must be at least 1");
   if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
+  if (!o.clock) o.clock = real_clock();
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});
   for (auto& q : o.queues) {
     if (q.name.empty()) throw std::invalid_argument("a queue name must not be empty");
@@ -143,14 +144,16 @@ void Engine::start() {
 }
 
 void Engine::Impl::maintenance_loop() {
+  const Clock& clock = *core->options.clock;
   const auto rescue_every = std::max(core->options.rescue_after / 2, std::chrono::milliseconds(50));
+  // The schedule is on the engine's clock; the loop looks at it every tick of real time.
   const auto tick = std::min(rescue_every, std::chrono::milliseconds(1000));
-  auto next_rescue = std::chrono::steady_clock::now();
+  auto next_rescue = clock.now();
   while (!maintenance_stop.requested()) {
-    auto now = std::chrono::steady_clock::now();
+    auto now = clock.now();
     if (now >= next_rescue) {
       rescuer->run_once();
-      next_rescue = std::chrono::steady_clock::now() + rescue_every;
+      next_rescue = clock.now() + rescue_every;
     }
     // Healthy = every claim loop went round recently (they wake at least once a second).
     bool alive = true;
@@ -164,6 +167,7 @@ void Engine::Impl::maintenance_loop() {
 }
 
 void Engine::Impl::shutdown(bool fast_path) {
+  // The shutdown's deadlines bound real waits for handlers: they are on the real clock.
   auto& log = *core->log;
   log.info("stopping: no new jobs are claimed{}", fast_path ? " (fast)" : "");
   for (auto& p : producers) p->stop_claiming();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/clock.hpp"
 #include "queue/job.hpp"
 #include "queue/retry_policy.hpp"
 
@@ -40,6 +41,11 @@ struct EngineOptions {
   // Sessions show up in pg_stat_activity as "<application_name> <role>" (producer, completer,
   // listener, rescuer, handler, release).
   std::string application_name = "pgxqd";
+  // Where the engine reads the time for its schedules: the poll, the claim's full scans, the
+  // rescuer, the length of an outage. Tests drive those with a clock of their own; waits still
+  // take real time (see queue/clock.hpp). Null: the real clock (set when the engine is built,
+  // so these options stay plain data that needs none of the engine's code).
+  std::shared_ptr<const Clock> clock;
 };
 
 struct QueueStats {

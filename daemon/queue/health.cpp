@@ -14,7 +14,7 @@ void Health::failed(std::string_view component, std::string_view error, std::opt
   bool first = failing_.empty();
   bool inserted = failing_.emplace(component).second;
   if (first) {
-    outage_start_ = std::chrono::steady_clock::now();
+    outage_start_ = clock_->now();
     log_->warn("database unavailable ({}): {}; retrying with backoff, jobs are kept", component, error);
   } else if (inserted) {
     log_->debug("database unavailable ({}): {}", component, error);
@@ -28,8 +28,8 @@ void Health::ok(std::string_view component) {
   if (it == failing_.end()) return;
   failing_.erase(it);
   if (failing_.empty()) {
-    last_recovery_ = std::chrono::steady_clock::now();
-    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - outage_start_).count();
+    last_recovery_ = clock_->now();
+    auto secs = std::chrono::duration<double>(*last_recovery_ - outage_start_).count();
     log_->info("database reachable again after {:.1f}s", secs);
   }
 }

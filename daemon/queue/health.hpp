@@ -1,6 +1,6 @@
 // queue/health: one place that knows whether the database is reachable, so an outage is
 // logged once when it starts and once when it ends — not once per component, job or retry.
-// Also the interruptible sleeps and reconnect backoff every loop uses. Thread-safe.
+// Also the interruptible sleep the engine's loops use. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "queue/clock.hpp"
+
 namespace spdlog {
 class logger;
 }
@@ -20,8 +22,10 @@ namespace pgxq::queue {
 
 class Health {
 public:
-  explicit Health(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
-  using TimePoint = std::chrono::steady_clock::time_point;
+  // Outages are timed on `clock`.
+  Health(std::shared_ptr<spdlog::logger> log, std::shared_ptr<const Clock> clock)
+      : log_(std::move(log)), clock_(std::move(clock)) {}
+  using TimePoint = Clock::TimePoint;
   // A component could not use the database. The first failure of an outage logs a warning.
   // `connected_at` is when the failing connection was opened (none: it failed to open). A
   // connection opened before the last outage ended is a leftover of that outage — e.g. an idle
@@ -34,6 +38,7 @@ public:
 
 private:
   std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<const Clock> clock_;
   mutable std::mutex mu_;
   std::set<std::string, std::less<>> failing_;
   TimePoint outage_start_;
@@ -64,20 +69,6 @@ private:
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-};
-
-// Reconnect backoff: 100ms doubling to 5s.
-class RetryBackoff {
-public:
-  std::chrono::milliseconds next() {
-    auto d = current_;
-    current_ = std::min(current_ * 2, std::chrono::milliseconds(5000));
-    return d;
-  }
-  void reset() { current_ = std::chrono::milliseconds(100); }
-
-private:
-  std::chrono::milliseconds current_{100};
 };
 
 }  // namespace pgxq::queue

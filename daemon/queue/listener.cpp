@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include "queue/session.hpp"
+
 namespace pgxq::queue {
 
 Listener::Listener(std::shared_ptr<Core> core, std::vector<std::shared_ptr<Producer>> producers)
@@ -36,21 +38,17 @@ void Listener::wake_all() {
 }
 
 void Listener::run() {
-  RetryBackoff backoff;
+  Session session(*core_, "listener", "listener", [this](pg::Connection& conn) { listen(conn); });
   while (!stop_.requested()) {
-    std::unique_ptr<pg::Connection> conn;
-    Health::TimePoint opened;
+    pg::Connection* conn = nullptr;
     try {
-      conn = std::make_unique<pg::Connection>(core_->options.conninfo);
-      opened = std::chrono::steady_clock::now();
-      core_->prepare_session(*conn, "listener");
-      listen(*conn);
-      core_->health.ok("listener");
-      backoff.reset();
+      conn = &session.connection();
+      session.ok();
       wake_all();  // anything inserted while we were not listening
     } catch (const pg::Error& e) {
-      core_->health.failed("listener", e.what());
-      if (stop_.sleep_for(backoff.next())) return;
+      // Listening is all this connection is for: any failure to set it up counts as an outage.
+      session.lost(e.what());
+      if (stop_.sleep_for(session.next_backoff())) return;
       continue;
     }
 
@@ -60,7 +58,7 @@ void Listener::run() {
       if (rc < 0 && errno != EINTR) break;
       if (rc <= 0) continue;
       if (!PQconsumeInput(conn->get())) {
-        core_->health.failed("listener", PQerrorMessage(conn->get()), opened);
+        session.lost(PQerrorMessage(conn->get()));
         break;
       }
       while (PGnotify* n = PQnotifies(conn->get())) {
@@ -68,11 +66,12 @@ void Listener::run() {
         PQfreemem(n);
       }
       if (PQstatus(conn->get()) != CONNECTION_OK) {
-        core_->health.failed("listener", "connection closed", opened);
+        session.lost("connection closed");
         break;
       }
     }
-    if (!stop_.requested() && stop_.sleep_for(backoff.next())) return;
+    session.close();  // after a poll error too: listen again on a new connection
+    if (!stop_.requested() && stop_.sleep_for(session.next_backoff())) return;
   }
 }
 

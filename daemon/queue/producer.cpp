@@ -5,7 +5,14 @@
 
 #include <algorithm>
 
+#include "queue/claim.hpp"
+
 namespace pgxq::queue {
+
+namespace {
+// The claim loop goes round at least this often, so the watchdog sees it alive.
+constexpr std::chrono::seconds kAliveEvery{1};
+}  // namespace
 
 Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> completer, QueueOptions options)
     : core_(std::move(core)),
@@ -14,12 +21,12 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       table_(&core_->tables.at(options_.table)),
       claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size(), table_->front_index)),
       probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
+      clock_(*core_->options.clock),
       front_(core_->kinds, kFullScanEvery, table_->front_index),
       counters_(std::make_shared<QueueCounters>()),
       target_{table_, counters_.get(), &cancel_},
-      max_workers_(options_.max_workers),
-      poll_interval_(core_->options.poll_interval),
-      last_loop_(std::chrono::steady_clock::now()) {}
+      policy_(core_->options.batch_size, options_.max_workers, core_->options.poll_interval),
+      last_loop_(clock_.now()) {}
 
 Producer::~Producer() {
   if (claimer_.joinable()) claimer_.join();
@@ -35,7 +42,7 @@ void Producer::start() {
 void Producer::wake() {
   {
     std::lock_guard lock(mu_);
-    woken_ = true;
+    policy_.wake();
   }
   claim_cv_.notify_one();
 }
@@ -43,8 +50,7 @@ void Producer::wake() {
 void Producer::set_max_workers(int n) {
   {
     std::lock_guard lock(mu_);
-    max_workers_ = std::max(1, n);
-    woken_ = true;
+    policy_.set_max_workers(n);
   }
   claim_cv_.notify_one();
 }
@@ -52,12 +58,12 @@ void Producer::set_max_workers(int n) {
 void Producer::set_poll_interval(std::chrono::milliseconds d) {
   {
     std::lock_guard lock(mu_);
-    poll_interval_ = d;
+    policy_.set_poll_interval(d);
   }
   claim_cv_.notify_one();
 }
 
-std::chrono::steady_clock::time_point Producer::last_loop() const {
+Clock::TimePoint Producer::last_loop() const {
   std::lock_guard lock(mu_);
   return last_loop_;
 }
@@ -67,7 +73,7 @@ QueueStats Producer::stats() const {
   s.name = options_.name;
   {
     std::lock_guard lock(mu_);
-    s.max_workers = max_workers_;
+    s.max_workers = policy_.max_workers();
     s.running = static_cast<int>(running_.size());
   }
   s.claimed = counters_->claimed;
@@ -80,69 +86,46 @@ QueueStats Producer::stats() const {
 }
 
 void Producer::claim_loop() {
-  std::unique_ptr<pg::Connection> conn;
-  Health::TimePoint conn_opened;
-  RetryBackoff backoff;
-  const std::string component = "producer " + options_.name;
-  int empty_probes = 0;
+  Session session(*core_, "producer", "producer " + options_.name,
+                  [](pg::Connection& conn) { conn.exec(kClaimSessionSetup); });
   for (;;) {
     int want = 0;
     {
       std::unique_lock lock(mu_);
       for (;;) {
-        last_loop_ = std::chrono::steady_clock::now();
+        const auto now = clock_.now();
+        last_loop_ = now;
         if (stopping_) return;
-        if (claim_wanted_locked()) break;
-        // Wake at least once a second so the watchdog sees the loop alive. With every slot
-        // busy the poll cannot claim anyway: a worker that frees one wakes the loop.
-        auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-        if (free_slots_locked() > 0) until = std::min(until, next_poll_);
-        claim_cv_.wait_until(lock, until);
+        const auto at = policy_.next_claim(busy_slots_locked());
+        if (at <= now) {
+          want = policy_.start_claim(busy_slots_locked(), now);
+          break;
+        }
+        // The policy's times are on the engine's clock, which tests may set by hand; waiting
+        // takes real time. So the loop sleeps for the time left by the engine's clock, at
+        // most kAliveEvery, and then asks again: whatever time the engine's clock shows then
+        // decides. A wake-up (or a worker freeing a slot when every one was busy: kNever)
+        // ends the sleep early.
+        const Clock::Duration left = at == ClaimPolicy::kNever ? kAliveEvery : at - now;
+        claim_cv_.wait_for(lock, std::min<Clock::Duration>(left, kAliveEvery));
       }
-      want = std::min(free_slots_locked(), core_->options.batch_size);
-      woken_ = false;
-      next_poll_ = std::chrono::steady_clock::now() + poll_interval_;
     }
 
     std::vector<Job> jobs;
     bool more = false;
     try {
-      if (!conn) {
-        conn = std::make_unique<pg::Connection>(core_->options.conninfo);
-        conn_opened = std::chrono::steady_clock::now();
-        core_->prepare_session(*conn, "producer");
-        conn->exec(kClaimSessionSetup);
-      }
+      pg::Connection& conn = session.connection();
       bool full_scan = false;
-      jobs = claim(*conn, want, full_scan);
-      if (static_cast<int>(jobs.size()) == want) {
-        more = true;
-        empty_probes = 0;
-      } else if (!full_scan) {
-        more = true;  // the scans started at the fronts: look again from the start at once
-      } else if (jobs.empty()) {
-        // Nothing claimed: either nothing is due, or a competing claimer held every candidate.
-        more = empty_probes < 3 && any_due(*conn);
-        empty_probes = more ? empty_probes + 1 : 0;
-      } else {
-        more = true;  // partial: some candidates were locked by others; look again
-        empty_probes = 0;
-      }
-      core_->health.ok(component);
-      backoff.reset();
+      jobs = claim(conn, want, full_scan);
+      more = follow_up_.more_due(want, static_cast<int>(jobs.size()), full_scan, [&] { return any_due(conn); });
+      session.ok();
     } catch (const pg::Error& e) {
       front_.reset();
-      if (e.connection_lost()) {
-        std::optional<Health::TimePoint> opened;
-        if (conn) opened = conn_opened;
-        conn.reset();
-        core_->health.failed(component, e.what(), opened);
-      } else {
+      if (!session.failed(e))
         core_->log->error("queue {}: claiming jobs from {} failed: {}", options_.name, table_->table, e.what());
-      }
       std::unique_lock lock(mu_);
-      claim_cv_.wait_for(lock, backoff.next(), [&] { return stopping_; });
-      woken_ = true;
+      claim_cv_.wait_for(lock, session.next_backoff(), [&] { return stopping_; });
+      policy_.wake();
       continue;
     }
 
@@ -150,7 +133,7 @@ void Producer::claim_loop() {
     bool notify_worker;
     {
       std::lock_guard lock(mu_);
-      more_ = more;
+      policy_.claimed(more);
       // Claimed after stop began: stop_claiming() finds them in ready_ and releases them.
       for (auto& j : jobs) ready_.push_back(std::move(j));
       notify_worker = add_worker_locked();
@@ -159,18 +142,10 @@ void Producer::claim_loop() {
   }
 }
 
-int Producer::free_slots_locked() const {
-  return max_workers_ - static_cast<int>(ready_.size() + running_.size());
-}
+int Producer::busy_slots_locked() const { return static_cast<int>(ready_.size() + running_.size()); }
 
 bool Producer::claim_wanted_locked() const {
-  const int free = free_slots_locked();
-  if (free <= 0) return false;
-  // A wake-up or the poll claims for any free slot, keeping pickup latency low.
-  if (woken_ || std::chrono::steady_clock::now() >= next_poll_) return true;
-  // Working through a backlog, wait for half a batch of free slots so claims stay batched.
-  const int refill = std::max(1, std::min(core_->options.batch_size, max_workers_) / 2);
-  return more_ && free >= refill;
+  return ClaimPolicy::due(policy_.next_claim(busy_slots_locked()), clock_);
 }
 
 std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
@@ -180,11 +155,9 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   }
   const std::string stmt = "claim:" + table_->table;
   conn.prepare(stmt, claim_sql_);
-  const ScanFront::Params front = front_.next(std::chrono::steady_clock::now());
-  full_scan = front.full;
-  std::string limit = std::to_string(n), candidates = std::to_string(claim_candidates(n));
-  auto r = conn.exec_prepared(stmt, {options_.name, core_->kinds_array, limit, candidates, front.priorities,
-                                     front.scheduled_us, front.ids});
+  const Claim c(options_.name, core_->kinds_array, n, front_.next(clock_.now()));
+  full_scan = c.full_scan();
+  auto r = conn.exec_prepared(stmt, c.params());
   std::vector<Job> jobs = claimed_jobs(r, options_.name);
   // UPDATE ... RETURNING has no order: restore go-pgxq's (priority, scheduled_at, id).
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
@@ -213,7 +186,7 @@ bool Producer::add_worker_locked() {
     workers_on_the_way_++;
     return true;
   }
-  if (live_workers_ < max_workers_) {
+  if (live_workers_ < policy_.max_workers()) {
     // Threads are created on demand, up to max_workers.
     live_workers_++;
     workers_on_the_way_++;
@@ -287,7 +260,7 @@ void Producer::release(const std::vector<Job>& jobs) {
     ids.push_back(j.id);
     attempts.push_back(j.attempt);
   }
-  RetryBackoff backoff;
+  ReconnectBackoff backoff;
   for (int attempt = 1; attempt <= 5; ++attempt) {
     try {
       pg::Connection conn(core_->options.conninfo);

@@ -1,9 +1,9 @@
-// queue/producer: one queue's claim loop and its worker threads. The producer claims at most
-// as many jobs as there are free worker slots (never more than the batch size), in priority
-// order, when woken (NOTIFY, a freed slot after a full claim, the rescuer) or when the poll
-// interval passes. Workers run the jobs through the executor; they are brought in one at a
-// time (see add_worker_locked), so short jobs cost no thread switch each. On shutdown the
-// claimed jobs that never started are released as if never claimed.
+// queue/producer: one queue's claim loop and its worker threads. The claim loop claims jobs in
+// priority order when ClaimPolicy says a claim is due (woken by NOTIFY or the rescuer, a freed
+// slot while a backlog drains, the poll), as many as it says (the free worker slots, at most
+// a batch). Workers run the jobs through the executor; they are brought in one at a time (see
+// add_worker_locked), so short jobs cost no thread switch each. On shutdown the claimed jobs
+// that never started are released as if never claimed.
 #pragma once
 
 #include <atomic>
@@ -15,10 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "queue/claim_policy.hpp"
 #include "queue/completer.hpp"
 #include "queue/core.hpp"
 #include "queue/executor.hpp"
 #include "queue/scan_front.hpp"
+#include "queue/session.hpp"
 
 namespace pgxq::queue {
 
@@ -37,7 +39,7 @@ public:
   void stop_claiming();
   // Tells this queue's running handlers to stop.
   void cancel_running() { cancel_.store(true); }
-  // Waits until no handler of this queue runs; false when `deadline` passed first.
+  // Waits until no handler of this queue runs; false when `deadline` (real time) passed first.
   bool wait_idle(std::chrono::steady_clock::time_point deadline);
   // Jobs whose handlers are still running (for the shutdown log).
   std::vector<Job> running_jobs() const;
@@ -48,8 +50,8 @@ public:
   void set_poll_interval(std::chrono::milliseconds d);
   QueueStats stats() const;
   void count_rescued(uint64_t n) { counters_->rescued += n; }
-  // When the claim loop last went round (for the watchdog).
-  std::chrono::steady_clock::time_point last_loop() const;
+  // When the claim loop last went round (for the watchdog), on the engine's clock.
+  Clock::TimePoint last_loop() const;
 
 private:
   void claim_loop();
@@ -63,7 +65,8 @@ private:
   bool add_worker_locked();
   // Whether the claim loop, were it waiting, would claim now.
   bool claim_wanted_locked() const;
-  int free_slots_locked() const;
+  // Worker slots taken: jobs claimed and not finished.
+  int busy_slots_locked() const;
 
   std::shared_ptr<Core> core_;
   std::shared_ptr<Completer> completer_;
@@ -71,7 +74,9 @@ private:
   const TableSql* table_;
   std::string claim_sql_;
   std::string probe_sql_;
-  ScanFront front_;  // the claim loop's own
+  const Clock& clock_;
+  ScanFront front_;            // the claim loop's own
+  ClaimFollowUp follow_up_;    // the claim loop's own
   std::shared_ptr<QueueCounters> counters_;
   std::atomic<bool> cancel_{false};
   ExecutionTarget target_;
@@ -82,16 +87,12 @@ private:
   std::condition_variable idle_cv_;   // shutdown waits here
   std::deque<Job> ready_;             // claimed, not started
   std::vector<const Job*> running_;   // started, not finished (each owned by its worker)
-  bool woken_ = true;                 // claim at once on start
-  bool more_ = false;                 // the last claim was full: more is likely due
+  ClaimPolicy policy_;
   bool stopping_ = false;
-  int max_workers_;
   int sleeping_workers_ = 0;  // waiting on work_cv_
   int workers_on_the_way_ = 0;  // notified or spawned, not yet looking at ready_
   int live_workers_ = 0;
-  std::chrono::milliseconds poll_interval_;
-  std::chrono::steady_clock::time_point next_poll_;  // when the claim loop polls (claims) next
-  std::chrono::steady_clock::time_point last_loop_;
+  Clock::TimePoint last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;
 };

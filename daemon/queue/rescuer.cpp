@@ -10,24 +10,20 @@ constexpr int kRescueBatch = 1000;
 }
 
 Rescuer::Rescuer(std::shared_ptr<Core> core, std::vector<std::shared_ptr<Producer>> producers)
-    : core_(std::move(core)), producers_(std::move(producers)) {}
+    : core_(std::move(core)), producers_(std::move(producers)), session_(*core_, "rescuer", "rescuer") {}
 
 void Rescuer::run_once() {
   try {
-    if (!conn_) {
-      conn_ = std::make_unique<pg::Connection>(core_->options.conninfo);
-      conn_opened_ = std::chrono::steady_clock::now();
-      core_->prepare_session(*conn_, "rescuer");
-    }
+    pg::Connection& conn = session_.connection();
     const std::string after = std::to_string(core_->options.rescue_after.count());
     const std::string limit = std::to_string(kRescueBatch);
     for (auto& p : producers_) {
       const TableSql& t = p->table();
       const std::string stmt = "rescue:" + t.table;
-      conn_->prepare(stmt, t.rescue);
+      conn.prepare(stmt, t.rescue);
       bool any_available = false;
       for (;;) {
-        auto r = conn_->exec_prepared(stmt, {p->name(), core_->kinds_array, after, limit});
+        auto r = conn.exec_prepared(stmt, {p->name(), core_->kinds_array, after, limit});
         for (int i = 0; i < r.rows(); ++i) {
           bool failed = r.text(i, 2) == "failed";
           any_available |= !failed;
@@ -40,16 +36,10 @@ void Rescuer::run_once() {
       }
       if (any_available) p->wake();
     }
-    core_->health.ok("rescuer");
+    session_.ok();
   } catch (const pg::Error& e) {
-    if (e.connection_lost()) {
-      std::optional<Health::TimePoint> opened;
-      if (conn_) opened = conn_opened_;
-      conn_.reset();
-      core_->health.failed("rescuer", e.what(), opened);
-    } else {
-      core_->log->error("rescuer: {}", e.what());
-    }
+    // A lost connection is reopened on the next run, which is the rescuer's backoff.
+    if (!session_.failed(e)) core_->log->error("rescuer: {}", e.what());
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "queue/core.hpp"
 #include "queue/producer.hpp"
+#include "queue/session.hpp"
 
 namespace pgxq::queue {
 
@@ -20,8 +21,7 @@ public:
 private:
   std::shared_ptr<Core> core_;
   std::vector<std::shared_ptr<Producer>> producers_;
-  std::unique_ptr<pg::Connection> conn_;
-  Health::TimePoint conn_opened_;
+  Session session_;
 };
 
 }  // namespace pgxq::queue

@@ -22,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include "queue/clock.hpp"
 #include "queue/job.hpp"
 
 namespace pgxq::queue {
@@ -32,7 +33,7 @@ inline constexpr std::chrono::milliseconds kFullScanEvery{100};
 
 class ScanFront {
 public:
-  using TimePoint = std::chrono::steady_clock::time_point;
+  using TimePoint = Clock::TimePoint;
 
   // `kinds`: the handled kinds in the order of the claim's kinds array.
   ScanFront(std::vector<std::string> kinds, std::chrono::milliseconds full_scan_every, bool by_id);

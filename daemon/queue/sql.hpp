@@ -30,8 +30,9 @@ struct TableSql {
   // The claim for `kind_count` handled kinds: $1 queue, $2 kinds text[] (exactly
   // kind_count of them), $3 how many to claim, $4 how many candidates to look at, $5..$7
   // where each kind's scan starts (ScanFront::Params): priorities int2[], scheduled_at as
-  // microseconds since the epoch int8[] (NULL: -infinity), ids int8[]. `by_id`: the table has
-  // migration 4's index (queue, kind, priority, scheduled_at, id) (see front_index_exists).
+  // microseconds since the epoch int8[] (NULL: -infinity), ids int8[]; queue::Claim binds
+  // them. `by_id`: the table has migration 4's index (queue, kind, priority, scheduled_at, id)
+  // (see front_index_exists).
   std::string claim(size_t kind_count, bool by_id) const;
   // $1 queue, $2 kinds text[], $3 candidates: is there any due job that nobody has locked?
   std::string claim_probe(size_t kind_count) const;

@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 
+#include "queue/claim.hpp"
 #include "queue/scan_front.hpp"
 #include "queue/sql.hpp"
 #include "support.hpp"
@@ -39,9 +40,12 @@ PlanFigures explain_claim(pg::Connection& db, const queue::TableSql& sql, const 
   db.exec("DEALLOCATE ALL");
   if (generic) db.exec("SET LOCAL plan_cache_mode = force_generic_plan");
   db.exec("PREPARE claim_plan(text, text[], int, int, int2[], int8[], int8[]) AS " + sql.claim(kind_count, by_id));
-  auto r = db.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE claim_plan('default', '" + kinds + "', " + std::to_string(n) +
-                   ", " + std::to_string(queue::claim_candidates(n)) + ", '" + front->priorities + "', '" +
-                   front->scheduled_us + "', '" + front->ids + "')");
+  // The engine's parameters, as literals (none of them holds a quote).
+  const queue::Claim claim("default", kinds, n, *front);
+  std::string args;
+  for (const pg::Param& p : claim.params())
+    args += (args.empty() ? "'" : ", '") + std::string(*p) + "'";
+  auto r = db.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE claim_plan(" + args + ")");
   std::regex rows_re(R"(actual time=[0-9.]+\.\.[0-9.]+ rows=([0-9]+))");
   std::regex buf_re(R"(Buffers: shared( hit=([0-9]+))?( read=([0-9]+))?)");
   bool top_buffers = false;
@@ -99,8 +103,7 @@ TEST_CASE("claim on a 200,000-job backlog: no sort over the backlog, bounded buf
   pg::Transaction tx(db);
   auto from_start = queue::ScanFront({"a", "b", "c", "d", "e"}, std::chrono::milliseconds(100), true)
                         .next(std::chrono::steady_clock::now());
-  auto r = db.exec(sql.claim(5, true), {"default", handled, "10", "20", from_start.priorities, from_start.scheduled_us,
-                                        from_start.ids});
+  auto r = db.exec(sql.claim(5, true), queue::Claim("default", handled, 10, from_start).params());
   REQUIRE(r.rows() == 10);
   // Claimed rows are now running, so compare against the ids the claim returned.
   std::set<int64_t> claimed;
@@ -156,8 +159,7 @@ TEST_CASE("claim from the scan fronts skips the dead index entries of the jobs a
     }
     // The same jobs as a scan from the start finds: go-pgxq's order, then id.
     pg::Transaction tx(db);
-    auto r = db.exec(sql_for(t).claim(5, true),
-                     {"default", handled, "10", "20", params.priorities, params.scheduled_us, params.ids});
+    auto r = db.exec(sql_for(t).claim(5, true), queue::Claim("default", handled, 10, params).params());
     REQUIRE(r.rows() == 10);
     std::set<int64_t> claimed;
     for (int i = 0; i < r.rows(); ++i) claimed.insert(r.int64(i, 0));

@@ -8,6 +8,7 @@
 #include <pgxq/client.h>
 
 #include "engine_fixture.hpp"
+#include "manual_clock.hpp"
 
 using namespace pgxq;
 using namespace pgxq::test;
@@ -247,6 +248,50 @@ TEST_CASE("rescue: orphaned jobs run again, exhausted ones fail with a clear err
   CHECK(f.row(orphan).attempt == 2);
   CHECK(f.row(exhausted).error.value_or("") == "rescued after attempt 3 of 3: worker lost");
   CHECK(e->stats()[0].rescued == 2);
+}
+
+TEST_CASE("the rescuer runs on the engine's clock") {
+  EngineFixture f;
+  auto clock = std::make_shared<ManualClock>();
+  auto o = f.options();
+  o.clock = clock;
+  o.rescue_after = 1h;  // a rescue pass at start, then every 30 minutes
+  auto e = f.make_engine(o);
+  auto first = f.insert("noop");
+  e->start();
+  REQUIRE(wait_state(f, first, "completed"));
+  int64_t orphan = 0;
+  {
+    // Running for two hours by the database's clock; committed as such, so no claim takes it.
+    pg::Transaction tx(f.db());
+    orphan = f.insert("noop");
+    f.db().exec("UPDATE " + f.table() +
+                    " SET state = 'running', attempt = 1, attempted_at = now() - interval '2 hours' WHERE id = $1",
+                {std::to_string(orphan)});
+    tx.commit();
+  }
+  clock->advance(30min);
+  CHECK(wait_state(f, orphan, "completed", 20s));
+  e->stop();
+  CHECK(f.row(orphan).attempt == 2);
+  CHECK(e->stats()[0].rescued == 1);
+}
+
+TEST_CASE("the poll runs on the engine's clock") {
+  EngineFixture f;
+  auto clock = std::make_shared<ManualClock>();
+  auto o = f.options();
+  o.clock = clock;
+  o.listen = false;  // only the poll finds new jobs
+  o.poll_interval = 1h;
+  auto e = f.make_engine(o);
+  auto first = f.insert("noop");
+  e->start();
+  REQUIRE(wait_state(f, first, "completed"));  // claimed at start
+  auto second = f.insert("noop");
+  clock->advance(1h);
+  CHECK(wait_state(f, second, "completed", 20s));
+  e->stop();
 }
 
 TEST_CASE("priority order: lower priority values run first") {

@@ -1,14 +1,26 @@
 // Pure parts of the engine: backoff, outcome resolution, parameter literals, text sanitising,
-// the claim's scan fronts.
+// the claim's scan fronts and parameters, the producer's claim policy, Health's outage log and
+// the reconnect backoff. Time comes from a clock set by hand.
 #include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <sstream>
+
+#include "manual_clock.hpp"
+#include "queue/claim.hpp"
+#include "queue/claim_policy.hpp"
+#include "queue/health.hpp"
 #include "queue/resolution.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/scan_front.hpp"
+#include "queue/session.hpp"
 #include "queue/sql.hpp"
 
 using namespace pgxq::queue;
+using pgxq::test::ManualClock;
 using std::chrono::milliseconds;
+using namespace std::chrono_literals;
 
 TEST_CASE("backoff: default policy doubles from 1s, capped at 1h, jitter 0.8-1.2") {
   BackoffPolicy p;
@@ -190,4 +202,230 @@ TEST_CASE("scan front: a short claim, the full-scan interval or reset() scan fro
     front.reset();
     CHECK(front.next(t0 + milliseconds(1)).full);
   }
+}
+
+TEST_CASE("claim: the parameters in the claim statement's order") {
+  ManualClock clock;
+  ScanFront front({"a", "b"}, kFullScanEvery, true);
+  const std::string kinds = "{a,b}";
+  const Claim c("q", kinds, 10, front.next(clock.now()));
+  CHECK(c.limit() == 10);
+  CHECK(c.full_scan());
+  const auto p = c.params();
+  CHECK(*p[0] == "q");      // $1 queue
+  CHECK(*p[1] == "{a,b}");  // $2 kinds
+  CHECK(*p[2] == "10");     // $3 how many to claim
+  CHECK(*p[3] == std::to_string(claim_candidates(10)));  // $4 candidates
+  CHECK(*p[4] == "{-32768,-32768}");  // $5..$7 the scan fronts
+  CHECK(*p[5] == "{NULL,NULL}");
+  CHECK(*p[6] == "{-9223372036854775808,-9223372036854775808}");
+}
+
+TEST_CASE("claim policy: a woken producer claims at once, for every free slot up to a batch") {
+  ManualClock clock;
+  ClaimPolicy policy(10, 4, 1000ms);
+  CHECK(policy.next_claim(0) == ClaimPolicy::kNow);  // on start
+  CHECK(policy.start_claim(0, clock.now()) == 4);    // 4 slots, a batch of 10
+  policy.claimed(false);
+  CHECK_FALSE(ClaimPolicy::due(policy.next_claim(0), clock));  // the wake-up is used up
+
+  policy.wake();
+  CHECK(policy.next_claim(3) == ClaimPolicy::kNow);
+  CHECK(ClaimPolicy::due(policy.next_claim(3), clock));
+  CHECK(policy.start_claim(3, clock.now()) == 1);
+
+  policy.set_max_workers(6);  // more slots: filled at once
+  CHECK(policy.next_claim(4) == ClaimPolicy::kNow);
+  CHECK(policy.start_claim(4, clock.now()) == 2);
+}
+
+TEST_CASE("claim policy: the poll is due a poll interval after the last claim, not before") {
+  ManualClock clock;
+  ClaimPolicy policy(10, 4, 1000ms);
+  policy.start_claim(0, clock.now());
+  policy.claimed(false);
+  CHECK(policy.next_claim(0) == clock.now() + 1000ms);
+  clock.advance(999ms);
+  CHECK_FALSE(ClaimPolicy::due(policy.next_claim(0), clock));
+  clock.advance(1ms);
+  CHECK(ClaimPolicy::due(policy.next_claim(0), clock));
+
+  // A new interval counts from the next claim: the poll already scheduled stays.
+  policy.set_poll_interval(5000ms);
+  CHECK(ClaimPolicy::due(policy.next_claim(0), clock));
+  policy.start_claim(0, clock.now());
+  clock.advance(4999ms);
+  CHECK_FALSE(ClaimPolicy::due(policy.next_claim(0), clock));
+  clock.advance(1ms);
+  CHECK(ClaimPolicy::due(policy.next_claim(0), clock));
+}
+
+TEST_CASE("claim policy: a backlog refills in half batches, then waits for the poll once drained") {
+  ManualClock clock;
+  ClaimPolicy policy(10, 20, 1000ms);
+  CHECK(policy.start_claim(0, clock.now()) == 10);
+  policy.claimed(true);  // a full batch: more is likely due
+  CHECK_FALSE(ClaimPolicy::due(policy.next_claim(16), clock));  // 4 free: less than half a batch
+  CHECK(policy.next_claim(15) == ClaimPolicy::kNow);            // 5 free
+  CHECK(policy.start_claim(15, clock.now()) == 5);
+  policy.claimed(false);  // drained
+  CHECK(policy.next_claim(0) == clock.now() + 1000ms);
+
+  SUBCASE("half a batch of one slot is one slot") {
+    ClaimPolicy one(10, 1, 1000ms);
+    one.start_claim(0, clock.now());
+    one.claimed(true);
+    CHECK(one.next_claim(0) == ClaimPolicy::kNow);
+  }
+  SUBCASE("half of a batch of one is one") {
+    ClaimPolicy one(1, 20, 1000ms);
+    one.start_claim(0, clock.now());
+    one.claimed(true);
+    CHECK(one.next_claim(19) == ClaimPolicy::kNow);
+  }
+  SUBCASE("the batch is the smaller of batch size and workers") {
+    ClaimPolicy few(10, 4, 1000ms);
+    few.start_claim(0, clock.now());
+    few.claimed(true);
+    CHECK(few.next_claim(2) == ClaimPolicy::kNow);  // 2 free: half of 4
+    CHECK_FALSE(ClaimPolicy::due(few.next_claim(3), clock));
+  }
+}
+
+TEST_CASE("claim policy: never claims more than the free slots, nor while every slot is busy") {
+  ManualClock clock;
+  ClaimPolicy policy(10, 4, 1000ms);
+  CHECK(policy.next_claim(4) == ClaimPolicy::kNever);  // even woken
+  clock.advance(1h);
+  CHECK(policy.next_claim(5) == ClaimPolicy::kNever);  // even with the poll due (max_workers lowered)
+  CHECK_FALSE(ClaimPolicy::due(policy.next_claim(4), clock));
+  CHECK(policy.start_claim(1, clock.now()) == 3);
+
+  policy.set_max_workers(0);  // at least one
+  CHECK(policy.max_workers() == 1);
+  CHECK(policy.next_claim(1) == ClaimPolicy::kNever);
+  CHECK(policy.start_claim(0, clock.now()) == 1);
+  policy.set_max_workers(50);
+  CHECK(policy.start_claim(0, clock.now()) == 10);  // at most a batch
+}
+
+TEST_CASE("claim policy: the claim scans every kind in full every kFullScanEvery") {
+  ManualClock clock;
+  ScanFront front({"a"}, kFullScanEvery, true);
+  CHECK(front.next(clock.now()).full);
+  const std::vector<Job> one{[] {
+    Job j;
+    j.kind = "a";
+    j.id = 1;
+    return j;
+  }()};
+  front.claimed(one, 1);
+  clock.advance(kFullScanEvery - 1ms);
+  CHECK_FALSE(front.next(clock.now()).full);
+  front.claimed(one, 1);
+  clock.advance(1ms);
+  CHECK(front.next(clock.now()).full);
+}
+
+TEST_CASE("claim follow-up: when the next claim follows at once") {
+  ClaimFollowUp follow_up;
+  int asked = 0;
+  bool answer = true;
+  auto any_due = [&] {
+    ++asked;
+    return answer;
+  };
+  CHECK(follow_up.more_due(10, 10, false, any_due));  // a full batch
+  CHECK(follow_up.more_due(10, 3, false, any_due));   // short from the fronts: again from the start
+  CHECK(follow_up.more_due(10, 3, true, any_due));    // partial: others held some candidates
+  CHECK(asked == 0);
+
+  // A full scan that took nothing asks the database, and follows at once while a job is due,
+  // kEmptyRetries times in a row at most.
+  for (int i = 0; i < ClaimFollowUp::kEmptyRetries; ++i) CHECK(follow_up.more_due(10, 0, true, any_due));
+  CHECK(asked == ClaimFollowUp::kEmptyRetries);
+  CHECK_FALSE(follow_up.more_due(10, 0, true, any_due));
+  CHECK(asked == ClaimFollowUp::kEmptyRetries);
+  CHECK(follow_up.more_due(10, 0, true, any_due));  // and then again
+  CHECK(asked == ClaimFollowUp::kEmptyRetries + 1);
+
+  answer = false;
+  CHECK_FALSE(follow_up.more_due(10, 0, true, any_due));
+  answer = true;
+  CHECK(follow_up.more_due(10, 10, true, any_due));
+  for (int i = 0; i < ClaimFollowUp::kEmptyRetries; ++i) CHECK(follow_up.more_due(10, 0, true, any_due));
+}
+
+namespace {
+
+struct LogCapture {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> logger;
+  LogCapture() {
+    logger = std::make_shared<spdlog::logger>("unit", std::make_shared<spdlog::sinks::ostream_sink_st>(out));
+    logger->set_level(spdlog::level::debug);
+    logger->set_pattern("%l %v");
+  }
+  int count(const std::string& needle) const {
+    const std::string text = out.str();
+    int n = 0;
+    for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("health: an outage is logged once when it starts and once when it ends, timed on the engine's clock") {
+  LogCapture log;
+  auto clock = std::make_shared<ManualClock>();
+  Health health(log.logger, clock);
+  health.ok("producer q");  // nothing failing: nothing to say
+  health.failed("producer q", "server closed the connection");
+  health.failed("completer", "server closed the connection");
+  health.failed("producer q", "connection refused");
+  CHECK_FALSE(health.healthy());
+  clock->advance(2500ms);
+  health.ok("producer q");
+  CHECK(log.count("reachable again") == 0);  // the completer still fails
+  health.ok("completer");
+  CHECK(health.healthy());
+  CHECK(log.count("warning database unavailable (producer q): server closed the connection; retrying") == 1);
+  CHECK(log.count("warning database unavailable") == 1);
+  CHECK(log.count("debug database unavailable (completer)") == 1);
+  CHECK(log.count("info database reachable again after 2.5s") == 1);
+}
+
+TEST_CASE("health: a connection opened before the last outage ended does not start a new one") {
+  LogCapture log;
+  auto clock = std::make_shared<ManualClock>();
+  Health health(log.logger, clock);
+  const auto completer_opened = clock->now();
+  clock->advance(1s);
+  health.failed("listener", "server closed the connection");  // a restart...
+  clock->advance(1s);
+  health.ok("listener");  // ...over before the idle completer finds its socket dead
+  clock->advance(1s);
+  health.failed("completer", "server closed the connection", completer_opened);
+  CHECK(health.healthy());
+  CHECK(log.count("debug database connection (completer) was broken by the last outage") == 1);
+  CHECK(log.count("database unavailable") == 1);
+
+  SUBCASE("a connection opened after it") {
+    health.failed("completer", "server closed the connection", clock->now());
+    CHECK_FALSE(health.healthy());
+    CHECK(log.count("warning database unavailable (completer)") == 1);
+  }
+  SUBCASE("a connection that failed to open") {
+    health.failed("completer", "connection refused");
+    CHECK_FALSE(health.healthy());
+    CHECK(log.count("warning database unavailable (completer)") == 1);
+  }
+}
+
+TEST_CASE("reconnect backoff: 100ms doubling to 5s, from the start again after a reset") {
+  ReconnectBackoff backoff;
+  for (auto expected : {100ms, 200ms, 400ms, 800ms, 1600ms, 3200ms, 5000ms, 5000ms}) CHECK(backoff.next() == expected);
+  backoff.reset();
+  CHECK(backoff.next() == 100ms);
 }

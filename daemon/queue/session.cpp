@@ -1,0 +1,40 @@
+// queue/session: the engine's own connections — open, set up, report, reconnect.
+#include "queue/session.hpp"
+
+#include <optional>
+
+namespace pgxq::queue {
+
+Session::Session(Core& core, std::string role, std::string component, Setup setup)
+    : core_(core), role_(std::move(role)), component_(std::move(component)), setup_(std::move(setup)) {}
+
+pg::Connection& Session::connection() {
+  if (!conn_) {
+    conn_ = std::make_unique<pg::Connection>(core_.options.conninfo);
+    opened_ = core_.options.clock->now();
+    core_.prepare_session(*conn_, role_);
+    if (setup_) setup_(*conn_);
+  }
+  return *conn_;
+}
+
+void Session::ok() {
+  core_.health.ok(component_);
+  backoff_.reset();
+}
+
+bool Session::failed(const pg::Error& e) {
+  if (!e.connection_lost()) return false;
+  lost(e.what());
+  return true;
+}
+
+void Session::lost(std::string_view why) {
+  std::optional<Clock::TimePoint> opened;
+  if (conn_) opened = opened_;
+  // Reported before the connection goes: `why` may be its libpq error text.
+  core_.health.failed(component_, why, opened);
+  conn_.reset();
+}
+
+}  // namespace pgxq::queue
