@@ -187,7 +187,8 @@ typedef struct pgxq_plugin_descriptor {
  *     static const pgxq_plugin_descriptor descriptor =
  *         PGXQ_PLUGIN_DESCRIPTOR_INIT("hello", "1.0.0", init, NULL);
  *
- * Fields appended in later minors are left zero (the documented "not used" of each). */
+ * A later minor that appends descriptor fields extends this initializer with their defaults,
+ * so a plugin using it compiles unchanged against every SDK of the major. */
 #define PGXQ_PLUGIN_DESCRIPTOR_INIT(name, version, init, shutdown)                               \
   {PGXQ_PLUGIN_ABI_MAJOR, PGXQ_PLUGIN_REQUIRES_MINOR, sizeof(pgxq_plugin_descriptor), (name),      \
    (version), (init), (shutdown)}
