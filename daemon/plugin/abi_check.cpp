@@ -25,29 +25,36 @@ bool valid_plugin_name(std::string_view name) {
 std::optional<std::string> check_abi(std::string_view path, const pgxq_plugin_descriptor* d,
                                      const LoadedNames& loaded, const HostAbi& host) {
   const std::string file = "plugin " + std::string(path) + ": ";
-  const std::string sdk = version(host.major, host.minor);
-  const std::string rebuild = "rebuild the plugin against pgxq plugin SDK " + sdk;
+  const std::string provides = "this pgxqd " + std::string(host.pgxqd_version) + " provides plugin ABI " +
+                               version(host.major, host.minor);
+  const std::string rebuild = "rebuild the plugin against pgxq plugin SDK " + version(host.major, host.minor);
   if (d == nullptr)
     return file + PGXQ_PLUGIN_ENTRY_NAME "() returned NULL instead of its descriptor; " + rebuild +
            " (the entry function must return a pointer to a static pgxq_plugin_descriptor)";
 
-  const std::string theirs = version(d->abi_major, d->abi_minor);
+  // abi_minor is the lowest host minor the plugin needs, so major.abi_minor reads "needs ABI
+  // major.minor or newer of the same major".
+  const std::string needs = version(d->abi_major, d->abi_minor);
   if (d->abi_major != host.major)
-    return file + "built for plugin ABI " + theirs + " but this pgxqd provides ABI " + sdk + " (major " +
-           std::to_string(d->abi_major) + " != " + std::to_string(host.major) + "); " + rebuild;
-  if (d->abi_minor > host.minor)
-    return file + "built for plugin ABI " + theirs + ", newer than this pgxqd's ABI " + sdk + " (minor " +
-           std::to_string(d->abi_minor) + " > " + std::to_string(host.minor) + "); " + rebuild +
-           " or upgrade pgxqd";
+    return file + "built for plugin ABI major " + std::to_string(d->abi_major) + " (it needs ABI " + needs +
+           ") but " + provides + " (major " + std::to_string(d->abi_major) + " != " + std::to_string(host.major) +
+           "); " + rebuild + ", or run it on a pgxqd that provides plugin ABI " + std::to_string(d->abi_major) + ".x";
   if (d->struct_size < kDescriptorV1Size)
     return file + "descriptor struct_size is " + std::to_string(d->struct_size) + " bytes, smaller than the " +
-           std::to_string(kDescriptorV1Size) + " bytes of an ABI " + std::to_string(host.major) +
-           ".0 descriptor (pgxqd provides ABI " + sdk + "); the descriptor was not built from pgxq/plugin.h: " +
-           rebuild;
-  if (d->struct_size > host.descriptor_size)
-    return file + "descriptor struct_size is " + std::to_string(d->struct_size) + " bytes, larger than the " +
-           std::to_string(host.descriptor_size) + " bytes of pgxqd's ABI " + sdk +
-           " descriptor although the plugin claims ABI " + theirs + "; " + rebuild;
+           std::to_string(kDescriptorV1Size) + " bytes of an ABI " + std::to_string(host.major) + ".0 descriptor (" +
+           provides + "); the descriptor was not built from pgxq/plugin.h: " + rebuild;
+  if (d->struct_size > kDescriptorMaxSize)
+    return file + "descriptor struct_size is " + std::to_string(d->struct_size) + " bytes, more than the " +
+           std::to_string(kDescriptorMaxSize) + " bytes any descriptor can have (" + provides +
+           ", whose descriptor has " + std::to_string(sizeof(pgxq_plugin_descriptor)) +
+           " bytes); the descriptor was not built from pgxq/plugin.h: " + rebuild;
+  if (d->abi_minor > host.minor)
+    return file + "the plugin needs plugin ABI " + needs + " or newer (its descriptor requires host ABI minor " +
+           std::to_string(d->abi_minor) + ") but " + provides + " (minor " + std::to_string(d->abi_minor) + " > " +
+           std::to_string(host.minor) + "): upgrade pgxqd to a release that provides plugin ABI " + needs +
+           ", or rebuild the plugin without PGXQ_PLUGIN_REQUIRES_MINOR " + std::to_string(d->abi_minor) +
+           " (checking newer host functions with PGXQ_HOST_HAS) so that it runs on ABI " +
+           version(host.major, host.minor);
 
   if (d->name == nullptr || d->name[0] == '\0')
     return file + "descriptor has no name (pgxqd needs a name of 1..64 characters [A-Za-z0-9_-] to find the "

@@ -1,7 +1,8 @@
 // plugin/abi_check: decides, before anything of a plugin is called beyond its entry function,
-// whether its descriptor can be trusted: ABI major equal to the host's, minor not newer,
-// struct size sane, name well-formed and unique, init present. A pure function, so every
-// refusal message is unit-tested; each names the file, the values on both sides and what to do.
+// whether its descriptor can be trusted: ABI major equal to the host's, the host minor the
+// plugin requires (the descriptor's abi_minor) not above the host's, struct size sane, name
+// well-formed and unique, init present. A pure function, so every refusal message is
+// unit-tested; each names the file, what mismatched on both sides and what to do.
 #pragma once
 
 #include <pgxq/plugin.h>
@@ -20,12 +21,17 @@ namespace pgxq::plugin {
 struct HostAbi {
   uint32_t major = PGXQ_PLUGIN_ABI_MAJOR;
   uint32_t minor = PGXQ_PLUGIN_ABI_MINOR;
-  uint32_t descriptor_size = sizeof(pgxq_plugin_descriptor);
+  std::string_view pgxqd_version = PGXQ_VERSION;
 };
 
 // Size of the ABI 1.0 descriptor: the least any plugin of major 1 can hand us.
 inline constexpr uint32_t kDescriptorV1Size =
     offsetof(pgxq_plugin_descriptor, shutdown) + sizeof(pgxq_plugin_descriptor::shutdown);
+
+// A descriptor may be larger than the host's (built against a newer SDK: the host ignores the
+// fields it does not know), but a descriptor is a handful of pointers: a struct_size beyond
+// this is not a size at all, and the rest of the struct cannot be trusted either.
+inline constexpr uint32_t kDescriptorMaxSize = 4096;
 
 // Names of plugins already accepted (name -> file), for the uniqueness check.
 using LoadedNames = std::map<std::string, std::string, std::less<>>;

@@ -209,7 +209,7 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       if (!conflicts.empty()) throw LoadError(conflicts.front());
       if (st.infos.back().kinds.empty())
         st.log->warn("plugin {} ({}) registered no kinds", st.infos.back().name, path);
-      st.log->info("plugin {} {} loaded from {} (ABI {}.{}): kinds {}", st.infos.back().name,
+      st.log->info("plugin {} {} loaded from {} (needs plugin ABI {}.{}): kinds {}", st.infos.back().name,
                    st.infos.back().version, path, d->abi_major, d->abi_minor, join(st.infos.back().kinds));
     }
   }

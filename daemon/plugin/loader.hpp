@@ -42,6 +42,7 @@ struct PluginInfo {
   std::string name;
   std::string version;
   std::string path;
+  // The descriptor's ABI fields: its major, and the lowest host minor it needs.
   unsigned abi_major = 0, abi_minor = 0;
   std::vector<std::string> kinds;
 };

@@ -61,8 +61,9 @@ static int init(const pgxq_plugin_host *host, pgxq_plugin *plugin) {
   return 0;
 }
 
-static const pgxq_plugin_descriptor descriptor = {
-    PGXQ_PLUGIN_ABI_MAJOR, PGXQ_PLUGIN_ABI_MINOR, sizeof(pgxq_plugin_descriptor),
-    "hello_c", "1.0.0", init, NULL};
+/* Needs nothing newer than ABI 1.0, so it loads on every 1.x host (PGXQ_PLUGIN_REQUIRES_MINOR
+ * is left at 0). */
+static const pgxq_plugin_descriptor descriptor =
+    PGXQ_PLUGIN_DESCRIPTOR_INIT("hello_c", "1.0.0", init, NULL);
 
 PGXQ_PLUGIN_EXPORT const pgxq_plugin_descriptor *pgxq_plugin_entry(void) { return &descriptor; }

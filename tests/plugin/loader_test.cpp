@@ -48,12 +48,12 @@ TEST_CASE("loader: testkit loads with exactly its kinds") {
   CHECK(info.version == "1.0.0");
   CHECK(info.path == dir.path() + "/testkit.so");
   CHECK(info.abi_major == PGXQ_PLUGIN_ABI_MAJOR);
-  CHECK(info.abi_minor == PGXQ_PLUGIN_ABI_MINOR);
+  CHECK(info.abi_minor == 0);  // the lowest host minor it needs: none newer than 1.0
   std::vector<std::string> kinds;
   for (const auto& [kind, handler] : loaded.handlers()) kinds.push_back(kind);
   CHECK(kinds == std::vector<std::string>{"abort", "discard", "fail", "hang", "noop", "record", "sleep", "throw",
                                           "unknown_outcome"});
-  CHECK(contains(log.text(), "plugin testkit 1.0.0 loaded"));
+  CHECK(contains(log.text(), "plugin testkit 1.0.0 loaded from " + dir.path() + "/testkit.so (needs plugin ABI 1.0)"));
 }
 
 TEST_CASE("loader: several plugins load in name order") {
@@ -84,16 +84,19 @@ TEST_CASE("loader: wrong ABI major is refused with both versions") {
   dir.add_fixture("bad_major");
   auto err = load_error(loader_options(dir.path()));
   CHECK(contains(err, dir.path() + "/bad_major.so"));
-  CHECK(contains(err, "built for plugin ABI 2.0 but this pgxqd provides ABI 1.0"));
+  CHECK(contains(err, "built for plugin ABI major 2 (it needs ABI 2.0) but this pgxqd " PGXQ_VERSION
+                      " provides plugin ABI 1.0 (major 2 != 1)"));
   CHECK(contains(err, "rebuild the plugin against pgxq plugin SDK 1.0"));
 }
 
-TEST_CASE("loader: a newer ABI minor is refused") {
+TEST_CASE("loader: a plugin requiring a newer host minor is refused") {
   PluginDir dir;
   dir.add_fixture("bad_minor");
   auto err = load_error(loader_options(dir.path()));
   CHECK(contains(err, dir.path() + "/bad_minor.so"));
-  CHECK(contains(err, "built for plugin ABI 1.1, newer than this pgxqd's ABI 1.0"));
+  CHECK(contains(err, "the plugin needs plugin ABI 1.1 or newer (its descriptor requires host ABI minor 1) but "
+                      "this pgxqd " PGXQ_VERSION " provides plugin ABI 1.0 (minor 1 > 0)"));
+  CHECK(contains(err, "upgrade pgxqd"));
 }
 
 TEST_CASE("loader: a missing entry function is refused") {

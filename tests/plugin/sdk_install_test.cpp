@@ -40,8 +40,7 @@ static int handle(const pgxq_plugin_host *host, pgxq_plugin_job *job, void *ud) 
 static int init(const pgxq_plugin_host *host, pgxq_plugin *plugin) {
   return host->register_handler(plugin, KIND, handle, NULL) == PGXQ_PLUGIN_OK ? 0 : 1;
 }
-static const pgxq_plugin_descriptor d = {PGXQ_PLUGIN_ABI_MAJOR, PGXQ_PLUGIN_ABI_MINOR,
-    sizeof(pgxq_plugin_descriptor), KIND, "0.1.0", init, NULL};
+static const pgxq_plugin_descriptor d = PGXQ_PLUGIN_DESCRIPTOR_INIT(KIND, "0.1.0", init, NULL);
 PGXQ_PLUGIN_EXPORT const pgxq_plugin_descriptor *pgxq_plugin_entry(void) { return &d; }
 )";
 

@@ -13,14 +13,24 @@
  * process. Plugins are never unloaded (no dlclose); shutdown, when given, is called once when
  * the daemon stops, after the last handler call has returned.
  *
- * Versioning (see plugin-sdk/README.md):
+ * Versioning (see plugin-sdk/README.md, "ABI rules"):
  *   - ABI major: changes only when something is removed or changes meaning. The host refuses a
  *     plugin whose major differs from its own.
  *   - ABI minor: grows when something is appended (a new host function at the end of the
- *     table, a new descriptor field at the end, a new constant). The host accepts any plugin
- *     whose minor is <= its own. A plugin that wants a function added in a later minor checks
- *     PGXQ_HOST_HAS(host, member) first, so it still runs on an older host.
- *   - Structs are size-tagged (struct_size) and only ever appended to; fields never move.
+ *     table, a new descriptor field at the end, a new constant). PGXQ_PLUGIN_ABI_MINOR is the
+ *     minor this header describes; a host provides the minor of the header it was built with.
+ *   - A plugin states the lowest host minor it needs, not the minor of the SDK it was built
+ *     with: the descriptor's abi_minor is PGXQ_PLUGIN_REQUIRES_MINOR, 0 unless the plugin opts
+ *     in (below). The host accepts the plugin when that minor is <= its own. So a plugin
+ *     rebuilt against a newer SDK still loads on every host of its major, as long as it calls
+ *     functions newer than 1.0 only after checking PGXQ_HOST_HAS(host, member); a plugin that
+ *     cannot work without them says so, and an older host refuses it with a clear message
+ *     instead of handing it a table without those functions.
+ *   - Structs are size-tagged (struct_size) and only ever appended to; fields never move. Each
+ *     side reads a field appended in a later minor only when the other side's struct_size
+ *     covers it (PGXQ_HOST_HAS for the host table); a descriptor larger than the host knows is
+ *     fine, the host ignores the fields it does not know.
+ *   - No field is reserved for the future: appending at the end is how the ABI grows.
  *
  * Conventions for every host function below:
  *   - Return codes: PGXQ_PLUGIN_OK (0) on success, a negative PGXQ_PLUGIN_E_* code on failure.
@@ -45,8 +55,25 @@ extern "C" {
 
 /* ---- Versions ------------------------------------------------------------------------------ */
 
+/* The ABI this header describes. */
 #define PGXQ_PLUGIN_ABI_MAJOR 1
 #define PGXQ_PLUGIN_ABI_MINOR 0
+
+/* The lowest host ABI minor the plugin needs, stamped into the descriptor's abi_minor. 0 means
+ * "any host of this major": the plugin uses only ABI 1.0 functions, or probes newer ones with
+ * PGXQ_HOST_HAS. A plugin that cannot work without a function added in minor N opts in by
+ * defining it before including this header:
+ *
+ *     #define PGXQ_PLUGIN_REQUIRES_MINOR 1
+ *     #include <pgxq/plugin.h>
+ *
+ * and hosts older than 1.N then refuse it, saying so. */
+#ifndef PGXQ_PLUGIN_REQUIRES_MINOR
+#define PGXQ_PLUGIN_REQUIRES_MINOR 0
+#endif
+#if PGXQ_PLUGIN_REQUIRES_MINOR > PGXQ_PLUGIN_ABI_MINOR
+#error "PGXQ_PLUGIN_REQUIRES_MINOR is newer than this SDK's PGXQ_PLUGIN_ABI_MINOR: build against a newer SDK"
+#endif
 
 /* The entry function's name, fixed for every ABI version. */
 #define PGXQ_PLUGIN_ENTRY pgxq_plugin_entry
@@ -79,7 +106,8 @@ extern "C" {
 #define PGXQ_OUTCOME_DISCARD 2  /* permanent failure: roll back; discard; error text from
                                    set_message. */
 #define PGXQ_OUTCOME_SNOOZE 3   /* RESERVED for a later minor (run again later without using
-                                   an attempt). ABI 1.0 hosts treat it as an unknown code. */
+                                   an attempt), which will append what it needs to the host
+                                   table. ABI 1.0 hosts treat it as an unknown code. */
 #define PGXQ_OUTCOME_PANIC 4    /* the handler blew up (the C++ wrapper returns it for an escaped
                                    exception): roll back; discard, recorded as
                                    "panic: <message>" the way go-pgxq records a handler panic. */
@@ -129,7 +157,11 @@ typedef int (*pgxq_plugin_handler_fn)(const pgxq_plugin_host *host, pgxq_plugin_
 typedef struct pgxq_plugin_descriptor {
   /* ABI 1.0 — these three come first in every version, forever. */
   uint32_t abi_major;   /* PGXQ_PLUGIN_ABI_MAJOR the plugin was built with */
-  uint32_t abi_minor;   /* PGXQ_PLUGIN_ABI_MINOR the plugin was built with */
+  /* The lowest host ABI minor the plugin needs: PGXQ_PLUGIN_REQUIRES_MINOR, NOT the SDK's
+   * PGXQ_PLUGIN_ABI_MINOR. It keeps its ABI 1.0 name, place and type so that every descriptor
+   * written for 1.0 (positionally or with .abi_minor = ...) still compiles and still means
+   * what it meant there: 0, "runs on any 1.x host". */
+  uint32_t abi_minor;
   uint32_t struct_size; /* sizeof(pgxq_plugin_descriptor) the plugin was built with */
 
   /* Plugin name: 1..64 of [A-Za-z0-9_-], unique among loaded plugins. Its settings come from
@@ -149,6 +181,17 @@ typedef struct pgxq_plugin_descriptor {
    * thread that shuts the daemon down. Plugins are not unloaded afterwards. */
   void (*shutdown)(const pgxq_plugin_host *host, pgxq_plugin *plugin);
 } pgxq_plugin_descriptor;
+
+/* The descriptor's initializer with the ABI fields filled in, for C plugins:
+ *
+ *     static const pgxq_plugin_descriptor descriptor =
+ *         PGXQ_PLUGIN_DESCRIPTOR_INIT("hello", "1.0.0", init, NULL);
+ *
+ * A later minor that appends descriptor fields extends this initializer with their defaults,
+ * so a plugin using it compiles unchanged against every SDK of the major. */
+#define PGXQ_PLUGIN_DESCRIPTOR_INIT(name, version, init, shutdown)                               \
+  {PGXQ_PLUGIN_ABI_MAJOR, PGXQ_PLUGIN_REQUIRES_MINOR, sizeof(pgxq_plugin_descriptor), (name),      \
+   (version), (init), (shutdown)}
 
 /* The entry function every plugin defines (exactly this name and signature). Called once, on
  * the loading thread, before anything else; returns a pointer to a descriptor in static storage
@@ -272,10 +315,7 @@ struct pgxq_plugin_host {
    * serve SNOOZE once that is supported. */
   int (*set_delay_ms)(pgxq_plugin_job *job, int64_t delay_ms);
 
-  /* Reserved for the snooze API and later additions; NULL in ABI 1.0. */
-  void (*reserved[4])(void);
-
-  /* Later minors append here. */
+  /* Later minors append here; a plugin checks PGXQ_HOST_HAS before using what they add. */
 };
 
 /* True when `host` provides `member` (a field appended in some minor): use it before calling a

@@ -539,7 +539,9 @@ void Plugin::handle(std::string_view kind, F&& fn) {
 }  // namespace pgxq
 
 // Defines the plugin: PGXQ_PLUGIN("name", "1.0.0", [](pgxq::Plugin& p) { p.handle(...); });
-// Use once per plugin, at namespace scope in one .cpp file.
+// Use once per plugin, at namespace scope in one .cpp file. The descriptor states
+// PGXQ_PLUGIN_REQUIRES_MINOR (see pgxq/plugin.h): 0, any host of this major, unless the plugin
+// defines it before including this header.
 #define PGXQ_PLUGIN(NAME, VERSION, ...)                                                          \
   namespace {                                                                                    \
   ::pgxq::detail::State& pgxq_plugin_state_() {                                                  \
@@ -554,8 +556,7 @@ void Plugin::handle(std::string_view kind, F&& fn) {
   }                                                                                              \
   }                                                                                              \
   extern "C" PGXQ_PLUGIN_EXPORT const pgxq_plugin_descriptor* pgxq_plugin_entry(void) {          \
-    static const pgxq_plugin_descriptor descriptor = {                                           \
-        PGXQ_PLUGIN_ABI_MAJOR, PGXQ_PLUGIN_ABI_MINOR, sizeof(pgxq_plugin_descriptor),            \
-        NAME, VERSION, &pgxq_plugin_init_, &pgxq_plugin_shutdown_};                              \
+    static const pgxq_plugin_descriptor descriptor =                                             \
+        PGXQ_PLUGIN_DESCRIPTOR_INIT(NAME, VERSION, &pgxq_plugin_init_, &pgxq_plugin_shutdown_);  \
     return &descriptor;                                                                          \
   }

@@ -1,0 +1,133 @@
+// ABI 1.0 frozen in a test: the offset and size of every field of pgxq_plugin_descriptor and
+// pgxq_plugin_host, pinned for LP64 Linux (x86_64, aarch64), as both the C and the C++ compiler
+// lay them out. Appending a field passes (the structs may only grow); moving, resizing or
+// removing a 1.0 field fails here. Also: the host's own table fills every slot.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <pgxq/plugin.h>
+
+#include "abi_layout.h"
+#include "plugin/abi_check.hpp"
+#include "plugin/host_api.hpp"
+
+#if !(defined(__linux__) && defined(__LP64__) && __SIZEOF_POINTER__ == 8)
+#error "abi_layout_test.cpp pins the LP64 Linux layout: add the pinned values for this platform"
+#endif
+
+namespace {
+
+struct Pinned {
+  std::string name;
+  size_t offset;
+  size_t size;
+};
+
+// ABI 1.0, frozen. Never edit a line of these tables; a later minor appends lines.
+const std::vector<Pinned> kDescriptor10 = {
+    {"abi_major", 0, 4}, {"abi_minor", 4, 4}, {"struct_size", 8, 4}, {"name", 16, 8},
+    {"version", 24, 8},  {"init", 32, 8},     {"shutdown", 40, 8},
+};
+constexpr size_t kDescriptor10Size = 48;
+
+const std::vector<Pinned> kHost10 = {
+    {"abi_major", 0, 4},          {"abi_minor", 4, 4},         {"struct_size", 8, 4},
+    {"host_version", 16, 8},      {"last_error", 24, 8},       {"last_sqlstate", 32, 8},
+    {"register_handler", 40, 8},  {"set_init_error", 48, 8},   {"plugin_log", 56, 8},
+    {"config_string", 64, 8},     {"config_int", 72, 8},       {"config_bool", 80, 8},
+    {"config_double", 88, 8},     {"job_id", 96, 8},           {"job_kind", 104, 8},
+    {"job_queue", 112, 8},        {"job_args", 120, 8},        {"job_attempt", 128, 8},
+    {"job_max_attempts", 136, 8}, {"job_priority", 144, 8},    {"job_scheduled_at", 152, 8},
+    {"job_created_at", 160, 8},   {"exec", 168, 8},            {"rows_count", 176, 8},
+    {"rows_columns", 184, 8},     {"rows_value", 192, 8},      {"rows_length", 200, 8},
+    {"rows_is_null", 208, 8},     {"rows_column_name", 216, 8}, {"rows_affected", 224, 8},
+    {"rows_free", 232, 8},        {"should_stop", 240, 8},     {"log", 248, 8},
+    {"set_message", 256, 8},      {"set_delay_ms", 264, 8},
+};
+constexpr size_t kHost10Size = 272;
+
+#define FIELD(type, member) Pinned{#member, offsetof(type, member), sizeof(type::member)}
+
+// The C++ compiler's view, in declaration order.
+const std::vector<Pinned> kDescriptorCxx = {
+    FIELD(pgxq_plugin_descriptor, abi_major), FIELD(pgxq_plugin_descriptor, abi_minor),
+    FIELD(pgxq_plugin_descriptor, struct_size), FIELD(pgxq_plugin_descriptor, name),
+    FIELD(pgxq_plugin_descriptor, version), FIELD(pgxq_plugin_descriptor, init),
+    FIELD(pgxq_plugin_descriptor, shutdown),
+};
+const std::vector<Pinned> kHostCxx = {
+    FIELD(pgxq_plugin_host, abi_major),        FIELD(pgxq_plugin_host, abi_minor),
+    FIELD(pgxq_plugin_host, struct_size),      FIELD(pgxq_plugin_host, host_version),
+    FIELD(pgxq_plugin_host, last_error),       FIELD(pgxq_plugin_host, last_sqlstate),
+    FIELD(pgxq_plugin_host, register_handler), FIELD(pgxq_plugin_host, set_init_error),
+    FIELD(pgxq_plugin_host, plugin_log),       FIELD(pgxq_plugin_host, config_string),
+    FIELD(pgxq_plugin_host, config_int),       FIELD(pgxq_plugin_host, config_bool),
+    FIELD(pgxq_plugin_host, config_double),    FIELD(pgxq_plugin_host, job_id),
+    FIELD(pgxq_plugin_host, job_kind),         FIELD(pgxq_plugin_host, job_queue),
+    FIELD(pgxq_plugin_host, job_args),         FIELD(pgxq_plugin_host, job_attempt),
+    FIELD(pgxq_plugin_host, job_max_attempts), FIELD(pgxq_plugin_host, job_priority),
+    FIELD(pgxq_plugin_host, job_scheduled_at), FIELD(pgxq_plugin_host, job_created_at),
+    FIELD(pgxq_plugin_host, exec),             FIELD(pgxq_plugin_host, rows_count),
+    FIELD(pgxq_plugin_host, rows_columns),     FIELD(pgxq_plugin_host, rows_value),
+    FIELD(pgxq_plugin_host, rows_length),      FIELD(pgxq_plugin_host, rows_is_null),
+    FIELD(pgxq_plugin_host, rows_column_name), FIELD(pgxq_plugin_host, rows_affected),
+    FIELD(pgxq_plugin_host, rows_free),        FIELD(pgxq_plugin_host, should_stop),
+    FIELD(pgxq_plugin_host, log),              FIELD(pgxq_plugin_host, set_message),
+    FIELD(pgxq_plugin_host, set_delay_ms),
+};
+
+std::vector<Pinned> from_c(pgxq_abi_layout l) {
+  std::vector<Pinned> out;
+  for (size_t i = 0; i < l.count; ++i) out.push_back({l.fields[i].name, l.fields[i].offset, l.fields[i].size});
+  return out;
+}
+
+void check_layout(const char* compiler, const std::vector<Pinned>& pinned, const std::vector<Pinned>& seen,
+                  size_t seen_struct_size, size_t pinned_size) {
+  REQUIRE(seen.size() == pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    INFO(std::string(compiler) << ": field #" << i << " " << pinned[i].name);
+    CHECK(seen[i].name == pinned[i].name);
+    CHECK(seen[i].offset == pinned[i].offset);
+    CHECK(seen[i].size == pinned[i].size);
+  }
+  INFO(std::string(compiler) << ": the struct may grow at the end, never shrink");
+  CHECK(seen_struct_size >= pinned_size);
+}
+
+}  // namespace
+
+TEST_CASE("abi layout: pgxq_plugin_descriptor keeps its 1.0 fields where they were") {
+  check_layout("C++", kDescriptor10, kDescriptorCxx, sizeof(pgxq_plugin_descriptor), kDescriptor10Size);
+  auto c = pgxq_abi_layout_c_descriptor();
+  check_layout("C", kDescriptor10, from_c(c), c.struct_size, kDescriptor10Size);
+  CHECK(pgxq::plugin::kDescriptorV1Size == kDescriptor10Size);
+}
+
+TEST_CASE("abi layout: pgxq_plugin_host keeps its 1.0 fields where they were") {
+  check_layout("C++", kHost10, kHostCxx, sizeof(pgxq_plugin_host), kHost10Size);
+  auto c = pgxq_abi_layout_c_host();
+  check_layout("C", kHost10, from_c(c), c.struct_size, kHost10Size);
+}
+
+TEST_CASE("abi layout: the host's table describes itself and fills every function slot") {
+  const pgxq_plugin_host* host = pgxq::plugin::host_table();
+  CHECK(host->abi_major == PGXQ_PLUGIN_ABI_MAJOR);
+  CHECK(host->abi_minor == PGXQ_PLUGIN_ABI_MINOR);
+  CHECK(host->struct_size == sizeof(pgxq_plugin_host));
+  REQUIRE(host->host_version != nullptr);
+  CHECK(std::string(host->host_version) == PGXQ_VERSION);
+  // Every slot after host_version, including those later minors append, is a function the
+  // host provides: read each pointer-sized slot up to the table's end.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(host);
+  for (size_t at = offsetof(pgxq_plugin_host, last_error); at < sizeof(pgxq_plugin_host); at += sizeof(void*)) {
+    void (*fn)() = nullptr;
+    std::memcpy(&fn, bytes + at, sizeof fn);
+    INFO("host table slot at offset " << at);
+    CHECK((fn != nullptr));
+  }
+  CHECK(PGXQ_HOST_HAS(host, set_delay_ms));
+}
