@@ -17,6 +17,7 @@
 #include "app/context.hpp"
 #include "app/errors.hpp"
 #include "app/logging.hpp"
+#include "app/options.hpp"
 #include "app/reload.hpp"
 #include "plugin/loader.hpp"
 
@@ -54,7 +55,7 @@ int check_config(const CheckConfigOptions& o) {
   auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
   plugin::LoadedPlugins plugins;
   try {
-    plugins = plugin::load_plugins(config::loader_options(*cfg, log));
+    plugins = plugin::load_plugins(loader_options(*cfg, log));
   } catch (const plugin::LoadError& e) {
     throw CommandError(kExitConfig, "plugins in " + cfg->plugins.dir + ": " + locate_load_error(*cfg, e.what()));
   }

@@ -8,6 +8,7 @@
 
 #include <pgxq/client.h>
 
+#include "app/options.hpp"
 #include "app/errors.hpp"
 
 namespace pgxq::app {
@@ -16,13 +17,13 @@ Context resolve(const std::optional<std::string>& config_flag, const std::option
                 bool require_file) {
   Context ctx;
   if (config_flag) {
-    ctx.config = config::load_file(*config_flag);
+    ctx.config = config::load_file(*config_flag, config_defaults());
     ctx.config_from_file = true;
   } else if (require_file || access(config::kDefaultConfigPath, F_OK) == 0) {
-    ctx.config = config::load_file(config::kDefaultConfigPath);
+    ctx.config = config::load_file(config::kDefaultConfigPath, config_defaults());
     ctx.config_from_file = true;
   } else {
-    ctx.config = config::defaults();
+    ctx.config = config::built_in(config_defaults());
   }
   const char* env = std::getenv("PGXQD_DATABASE_URL");
   if (database_flag) {

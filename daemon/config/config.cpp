@@ -448,11 +448,20 @@ private:
   Config& cfg_;
 };
 
-std::shared_ptr<const Config> parse(std::string_view text, const std::string& source) {
+// A Config holding `defaults`, before anything is read from a file.
+std::shared_ptr<Config> start_from(const Defaults& defaults) {
   auto cfg = std::make_shared<Config>();
-  cfg->path = source;
+  cfg->database.pool_size = defaults.pool_size;
+  cfg->worker = defaults.worker;
+  cfg->backoff = defaults.backoff;
   cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
   toml::table root;
+  return cfg;
+}
+
+std::shared_ptr<const Config> parse(std::string_view text, const std::string& source, const Defaults& defaults) {
+  auto cfg = start_from(defaults);
+  cfg->path = source;
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
@@ -475,9 +484,11 @@ std::shared_ptr<const Config> parse(std::string_view text, const std::string& so
 
 }  // namespace
 
-std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source) { return parse(text, source); }
+std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source, const Defaults& defaults) {
+  return parse(text, source, defaults);
+}
 
-std::shared_ptr<const Config> load_file(const std::string& path) {
+std::shared_ptr<const Config> load_file(const std::string& path, const Defaults& defaults) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -514,38 +525,13 @@ std::shared_ptr<const Config> load_file(const std::string& path) {
     }
   }
   ::close(fd);
-  return parse(text, path);
+  return parse(text, path, defaults);
 }
 
-std::shared_ptr<const Config> defaults() {
-  auto cfg = std::make_shared<Config>();
-  cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
+std::shared_ptr<const Config> built_in(const Defaults& defaults) {
+  auto cfg = start_from(defaults);
   cfg->queues.push_back({"default", 0, "", {}});
   return cfg;
-}
-
-queue::EngineOptions engine_options(const Config& config, const std::string& conninfo) {
-  queue::EngineOptions o;
-  o.conninfo = conninfo;
-  o.pool_size = config.database.pool_size;
-  o.table = config.worker.table;
-  o.poll_interval = config.worker.poll_interval;
-  o.batch_size = config.worker.batch_size;
-  o.max_workers = config.worker.max_workers;
-  o.rescue_after = config.worker.rescue_after;
-  o.shutdown_timeout = config.worker.shutdown_timeout;
-  o.cancel_grace = config.worker.cancel_grace;
-  o.backoff = config.backoff;
-  for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
-  return o;
-}
-
-plugin::LoaderOptions loader_options(const Config& config, std::shared_ptr<spdlog::logger> log) {
-  plugin::LoaderOptions o;
-  o.dir = config.plugins.dir;
-  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
-  o.log = std::move(log);
-  return o;
 }
 
 }  // namespace pgxq::config
