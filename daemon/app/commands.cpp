@@ -29,7 +29,7 @@ int migrate(const TableOptions& o) {
   auto conn = connect(ctx);
   pgxq_error err{};
   if (pgxq_migrate(conn.get(), table.c_str(), &err) != 0) {
-    bool unreachable = err.sqlstate[0] == '0' && err.sqlstate[1] == '8';
+    bool unreachable = pg::unreachable_sqlstate(err.sqlstate);
     throw CommandError(unreachable ? kExitUnavailable : kExitFailure,
                        "cannot migrate " + table + ": " + err.message + (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
   }
@@ -88,7 +88,7 @@ int check_config(const CheckConfigOptions& o) {
                                                "; create it with: pgxqd migrate --table " + t);
       }
     } catch (const pg::Error& e) {
-      throw CommandError(is_unreachable(e) ? kExitUnavailable : kExitFailure, scrub(e.what(), ctx.conninfo));
+      throw CommandError(e.unreachable() ? kExitUnavailable : kExitFailure, pg::scrub_password(e.what(), ctx.conninfo));
     }
     std::cout << "  database answered; job table present\n";
   } else {

@@ -117,8 +117,8 @@ int run_daemon(const RunOptions& options) {
   try {
     engine.start();
   } catch (const pg::Error& e) {
-    std::string msg = scrub(e.what(), ctx.conninfo);
-    if (is_unreachable(e)) {
+    std::string msg = pg::scrub_password(e.what(), ctx.conninfo);
+    if (e.unreachable()) {
       log->critical("cannot start: the database is unreachable: {}", msg);
       return kExitUnavailable;
     }
