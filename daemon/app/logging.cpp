@@ -12,6 +12,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "pg/utf8.hpp"
+
 namespace pgxq::app {
 
 namespace {
@@ -62,8 +64,9 @@ const char* level_name(spdlog::level::level_enum level) {
   }
 }
 
-// Appends `s` as the inside of a JSON string. Invalid UTF-8 becomes U+FFFD so every line stays
-// valid JSON whatever a handler put into an error message.
+// Appends `s` as the inside of a JSON string. Bytes that are not well-formed UTF-8 (by pg/utf8's
+// rules, the ones PostgreSQL applies) become U+FFFD, so every line stays valid JSON whatever a
+// handler put into an error message.
 void append_json_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
   size_t i = 0;
@@ -87,10 +90,8 @@ void append_json_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
       ++i;
       continue;
     }
-    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool valid = len != 0 && i + len <= s.size();
-    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (valid) {
+    size_t len = pg::utf8_sequence_length(s, i);
+    if (len != 0) {
       dest.append(s.data() + i, s.data() + i + len);
       i += len;
     } else {
