@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -48,16 +49,16 @@ std::string join_problems(const std::vector<Problem>& problems) {
 ConfigError::ConfigError(std::vector<Problem> problems)
     : std::runtime_error(join_problems(problems)), problems_(std::move(problems)) {}
 
+namespace {
+
+// The level names operators write (and JSON log lines carry), in LogLevel order.
+constexpr const char* kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical"};
+
+}  // namespace
+
 const char* to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-    case LogLevel::critical: return "critical";
-  }
-  return "info";
+  auto i = static_cast<size_t>(level);
+  return i < std::size(kLogLevelNames) ? kLogLevelNames[i] : "info";
 }
 
 const char* to_string(LogFormat format) noexcept {
@@ -410,7 +411,7 @@ private:
   void log(const toml::table& t) {
     const std::string s = "log";
     check_keys(t, s, {"level", "format"});
-    static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
+    static const std::vector<std::string> levels(std::begin(kLogLevelNames), std::end(kLogLevelNames));
     static const std::vector<std::string> formats = {"auto", "text", "json"};
     if (const toml::node* n = t.get("level")) {
       std::string v;
@@ -455,13 +456,13 @@ std::shared_ptr<Config> start_from(const Defaults& defaults) {
   cfg->worker = defaults.worker;
   cfg->backoff = defaults.backoff;
   cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
-  toml::table root;
   return cfg;
 }
 
 std::shared_ptr<const Config> parse(std::string_view text, const std::string& source, const Defaults& defaults) {
   auto cfg = start_from(defaults);
   cfg->path = source;
+  toml::table root;
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
