@@ -31,6 +31,10 @@ struct ResultDeleter {
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
+// `id` in double quotes: SQL quoting for the identifiers libpgxq builds from a validated table
+// name (they contain no '"' to escape).
+std::string quote_identifier(std::string_view id);
+
 // A table name that passed go-pgxq's validation, split into its parts and rendered for SQL.
 struct TableName {
   std::string schema;  // "" when unqualified (the table lives in the search_path's first schema)
