@@ -44,6 +44,9 @@ bool read_job_spec(const pgxq_job_spec* array, size_t stride, size_t index, pgxq
 // write_schema_info copies no more than it covers.
 bool check_schema_info(const pgxq_schema_info* out, pgxq_error* err);
 void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noexcept;
+// `id` in double quotes: SQL quoting for the identifiers libpgxq builds from a validated table
+// name (they contain no '"' to escape).
+std::string quote_identifier(std::string_view id);
 
 // A table name that passed go-pgxq's validation, split into its parts and rendered for SQL.
 struct TableName {

@@ -14,8 +14,6 @@ namespace pgxq::client::detail {
 
 namespace {
 
-std::string quoted(const std::string& id) { return "\"" + id + "\""; }
-
 // v1: go-pgxq v0.2.0's table and indexes, column for column.
 std::string v1_job_table(const TableName& t) {
   const std::string table = t.sql();
@@ -37,10 +35,10 @@ std::string v1_job_table(const TableName& t) {
          "    CHECK (state IN ('available', 'running', 'completed', 'failed', 'discarded'))\n"
          ");\n"
          "CREATE INDEX IF NOT EXISTS " +
-         quoted("idx_" + t.flat() + "_fetch") + " ON " + table +
+         quote_identifier("idx_" + t.flat() + "_fetch") + " ON " + table +
          " (queue, kind, priority, scheduled_at) WHERE state = 'available';\n"
          "CREATE INDEX IF NOT EXISTS " +
-         quoted("idx_" + t.flat() + "_rescue") + " ON " + table + " (attempted_at) WHERE state = 'running';\n";
+         quote_identifier("idx_" + t.flat() + "_rescue") + " ON " + table + " (attempted_at) WHERE state = 'running';\n";
 }
 
 // v2: one NOTIFY per inserting statement and queue, so workers wake without polling and a
@@ -50,7 +48,7 @@ std::string v1_job_table(const TableName& t) {
 std::string v2_notify_trigger(const TableName& t) {
   const std::string table = t.sql();
   const std::string function = t.sibling(t.base + "_notify");
-  const std::string trigger = quoted(t.base + "_notify");
+  const std::string trigger = quote_identifier(t.base + "_notify");
   return "CREATE OR REPLACE FUNCTION " + function +
          "() RETURNS trigger LANGUAGE plpgsql AS $pgxq$\n"
          "BEGIN\n"
@@ -83,7 +81,7 @@ std::string v3_claim_index(const TableName& t) {
          "                  WHERE i.indrelid = '" + table + "'::regclass\n"
          "                    AND pg_get_indexdef(i.indexrelid) LIKE\n"
          "                        '%(queue, kind, priority, scheduled_at) WHERE (state = ''available''::text)') THEN\n"
-         "    CREATE INDEX " + quoted("idx_" + t.flat() + "_claim") + " ON " + table +
+         "    CREATE INDEX " + quote_identifier("idx_" + t.flat() + "_claim") + " ON " + table +
          " (queue, kind, priority, scheduled_at) WHERE state = 'available';\n"
          "  END IF;\n"
          "END\n"
@@ -95,7 +93,7 @@ std::string v3_claim_index(const TableName& t) {
 // in front until vacuum. Jobs inserted in one transaction share scheduled_at; without id in
 // the index such a bound cannot skip within them. Same predicate as the fetch index.
 std::string v4_front_index(const TableName& t) {
-  return "CREATE INDEX IF NOT EXISTS " + quoted("idx_" + t.flat() + "_front") + " ON " + t.sql() +
+  return "CREATE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_front") + " ON " + t.sql() +
          " (queue, kind, priority, scheduled_at, id) WHERE state = 'available';\n";
 }
 

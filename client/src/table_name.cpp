@@ -1,7 +1,9 @@
 // Table names: go-pgxq's validation rules (the only gate between a caller's string and the SQL
-// text, since a table name cannot be a query parameter), the quoted SQL rendering, and the
-// NOTIFY channel name derived from the table.
+// text, since a table name cannot be a query parameter), the quoted SQL rendering (for libpgxq
+// and, through pgxq_quote_table_name, for pgxqd's engine), and the NOTIFY channel name derived
+// from the table.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "internal.hpp"
@@ -12,20 +14,20 @@ namespace {
 
 bool ident_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
 
-std::string quote(std::string_view id) { return "\"" + std::string(id) + "\""; }
-
 std::string invalid(std::string_view table, std::string_view rule) {
   return "invalid table name \"" + std::string(table) + "\": " + std::string(rule);
 }
 
 }  // namespace
 
-std::string TableName::sql() const { return schema.empty() ? quote(base) : quote(schema) + "." + quote(base); }
+std::string quote_identifier(std::string_view id) { return "\"" + std::string(id) + "\""; }
+
+std::string TableName::sql() const { return sibling(base); }
 
 std::string TableName::flat() const { return schema.empty() ? base : schema + "_" + base; }
 
 std::string TableName::sibling(std::string_view name) const {
-  return schema.empty() ? quote(name) : quote(schema) + "." + quote(name);
+  return schema.empty() ? quote_identifier(name) : quote_identifier(schema) + "." + quote_identifier(name);
 }
 
 std::optional<TableName> parse_table(const char* table, bool null_is_default, pgxq_error* err) noexcept {
@@ -94,6 +96,25 @@ using namespace pgxq::client::detail;
 extern "C" int pgxq_validate_table_name(const char* table, pgxq_error* err) {
   clear_error(err);
   return parse_table(table, false, err) ? 0 : -1;
+}
+
+extern "C" char* pgxq_quote_table_name(const char* table, pgxq_error* err) {
+  clear_error(err);
+  try {
+    auto t = parse_table(table, true, err);
+    if (!t) return nullptr;
+    std::string sql = t->sql();
+    char* out = static_cast<char*>(std::malloc(sql.size() + 1));
+    if (!out) {
+      set_error(err, "pgxq_quote_table_name: out of memory");
+      return nullptr;
+    }
+    std::memcpy(out, sql.c_str(), sql.size() + 1);
+    return out;
+  } catch (...) {
+    set_error(err, "out of memory");
+    return nullptr;
+  }
 }
 
 extern "C" int pgxq_notify_channel(const char* table, char* out, size_t out_size, pgxq_error* err) {

@@ -130,7 +130,7 @@ int main_entry(int argc, char** argv) {
                            given(o["check.plugins_dir"], r.plugins_dir), r.offline});
     if (version_cmd->parsed()) return version();
   } catch (const CommandError& e) {
-    std::cerr << "pgxqd: " << scrub(e.what(), conninfo_for_scrub) << "\n";
+    std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";
     return e.code();
   } catch (const config::ConfigError& e) {
     std::cerr << "pgxqd: invalid config:\n" << e.what() << "\n";
@@ -139,10 +139,10 @@ int main_entry(int argc, char** argv) {
     std::cerr << "pgxqd: " << e.what() << "\n";
     return kExitConfig;
   } catch (const pg::Error& e) {
-    std::cerr << "pgxqd: " << scrub(e.what(), conninfo_for_scrub) << "\n";
-    return is_unreachable(e) ? kExitUnavailable : kExitFailure;
+    std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";
+    return e.unreachable() ? kExitUnavailable : kExitFailure;
   } catch (const std::exception& e) {
-    std::cerr << "pgxqd: " << scrub(e.what(), conninfo_for_scrub) << "\n";
+    std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";
     return kExitFailure;
   }
   return kExitUsage;

@@ -17,6 +17,7 @@
 #include "app/context.hpp"
 #include "app/errors.hpp"
 #include "app/logging.hpp"
+#include "app/options.hpp"
 #include "app/reload.hpp"
 #include "plugin/loader.hpp"
 
@@ -28,7 +29,7 @@ int migrate(const TableOptions& o) {
   auto conn = connect(ctx);
   pgxq_error err{};
   if (pgxq_migrate(conn.get(), table.c_str(), &err) != 0) {
-    bool unreachable = err.sqlstate[0] == '0' && err.sqlstate[1] == '8';
+    bool unreachable = pg::unreachable_sqlstate(err.sqlstate);
     throw CommandError(unreachable ? kExitUnavailable : kExitFailure,
                        "cannot migrate " + table + ": " + err.message + (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
   }
@@ -54,7 +55,7 @@ int check_config(const CheckConfigOptions& o) {
   auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
   plugin::LoadedPlugins plugins;
   try {
-    plugins = plugin::load_plugins(config::loader_options(*cfg, log));
+    plugins = plugin::load_plugins(loader_options(*cfg, log));
   } catch (const plugin::LoadError& e) {
     throw CommandError(kExitConfig, "plugins in " + cfg->plugins.dir + ": " + locate_load_error(*cfg, e.what()));
   }
@@ -87,7 +88,7 @@ int check_config(const CheckConfigOptions& o) {
                                                "; create it with: pgxqd migrate --table " + t);
       }
     } catch (const pg::Error& e) {
-      throw CommandError(is_unreachable(e) ? kExitUnavailable : kExitFailure, scrub(e.what(), ctx.conninfo));
+      throw CommandError(e.unreachable() ? kExitUnavailable : kExitFailure, pg::scrub_password(e.what(), ctx.conninfo));
     }
     std::cout << "  database answered; job table present\n";
   } else {

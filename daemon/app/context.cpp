@@ -1,7 +1,6 @@
 // app/context: see context.hpp.
 #include "app/context.hpp"
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +8,7 @@
 #include <pgxq/client.h>
 
 #include "app/errors.hpp"
+#include "app/options.hpp"
 
 namespace pgxq::app {
 
@@ -16,13 +16,13 @@ Context resolve(const std::optional<std::string>& config_flag, const std::option
                 bool require_file) {
   Context ctx;
   if (config_flag) {
-    ctx.config = config::load_file(*config_flag);
+    ctx.config = config::load_file(*config_flag, config_defaults());
     ctx.config_from_file = true;
   } else if (require_file || access(config::kDefaultConfigPath, F_OK) == 0) {
-    ctx.config = config::load_file(config::kDefaultConfigPath);
+    ctx.config = config::load_file(config::kDefaultConfigPath, config_defaults());
     ctx.config_from_file = true;
   } else {
-    ctx.config = config::defaults();
+    ctx.config = config::built_in(config_defaults());
   }
   const char* env = std::getenv("PGXQD_DATABASE_URL");
   if (database_flag) {
@@ -51,26 +51,6 @@ std::string describe_database(const std::string& conninfo) {
   return pg::mask_conninfo(conninfo);
 }
 
-std::string scrub(std::string text, const std::string& conninfo) {
-  if (conninfo.empty()) return text;
-  char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
-  if (err) PQfreemem(err);
-  std::string password;
-  if (opts) {
-    for (auto* o = opts; o->keyword; ++o)
-      if (std::string_view(o->keyword) == "password" && o->val) password = o->val;
-    PQconninfoFree(opts);
-  }
-  // Also catch the raw conninfo (e.g. an unparsable one echoed back) by its masked form.
-  const std::string masked = pg::mask_conninfo(conninfo);
-  for (size_t at = text.find(conninfo); !conninfo.empty() && at != std::string::npos; at = text.find(conninfo, at + masked.size()))
-    text.replace(at, conninfo.size(), masked);
-  if (password.empty()) return text;
-  for (size_t at = text.find(password); at != std::string::npos; at = text.find(password, at + 3)) text.replace(at, password.size(), "***");
-  return text;
-}
-
 std::string resolve_table(const std::optional<std::string>& table_flag, const config::Config& config) {
   if (!table_flag) return config.worker.table;
   pgxq_error err{};
@@ -87,16 +67,11 @@ std::string locate_load_error(const config::Config& config, const std::string& m
   return message;
 }
 
-bool is_unreachable(const pg::Error& e) {
-  const auto& s = e.sqlstate();
-  return e.connection_lost() || s.rfind("08", 0) == 0 || s.rfind("28", 0) == 0 || s == "3D000" || s == "57P03";
-}
-
 pg::Connection connect(const Context& ctx) {
   try {
     return pg::Connection(ctx.conninfo);
   } catch (const pg::Error& e) {
-    throw CommandError(kExitUnavailable, scrub(e.what(), ctx.conninfo) +
+    throw CommandError(kExitUnavailable, pg::scrub_password(e.what(), ctx.conninfo) +
                                              "\n(the database comes from --database, else PGXQD_DATABASE_URL, else [database] "
                                              "url in the config, else libpq's PGHOST/PGDATABASE/...; used: " +
                                              ctx.conninfo_source + ")");

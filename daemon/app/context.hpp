@@ -1,7 +1,7 @@
 // app/context: what every command resolves the same way — the config (--config, else the
 // default file when it exists, else built-in defaults), the database (--database, else
-// PGXQD_DATABASE_URL, else the config, else libpq defaults) and the table — plus keeping
-// passwords out of anything printed.
+// PGXQD_DATABASE_URL, else the config, else libpq defaults) and the table. Text that may
+// contain the connection string goes through pg::scrub_password before it is printed.
 #pragma once
 
 #include <memory>
@@ -10,13 +10,14 @@
 
 #include "config/config.hpp"
 #include "pg/connection.hpp"
+#include "pg/scrub.hpp"
 
 namespace pgxq::app {
 
 struct Context {
   std::shared_ptr<const config::Config> config;
   bool config_from_file = false;
-  std::string conninfo;  // may hold a password: print only through describe_database()/scrub()
+  std::string conninfo;  // may hold a password: print only through describe_database()/pg::scrub_password()
   std::string conninfo_source;  // "--database", "PGXQD_DATABASE_URL", "config", "libpq defaults"
 };
 
@@ -31,9 +32,6 @@ std::shared_ptr<const config::Config> with_plugin_dir(const config::Config& conf
 // "<masked conninfo>" or "libpq defaults (PGHOST, PGDATABASE, ...)".
 std::string describe_database(const std::string& conninfo);
 
-// `text` with the password of `conninfo` (if any) replaced by "***".
-std::string scrub(std::string text, const std::string& conninfo);
-
 // The table: --table if given (validated, CommandError 64 when invalid), else the config's.
 std::string resolve_table(const std::optional<std::string>& table_flag, const config::Config& config);
 
@@ -43,8 +41,5 @@ pg::Connection connect(const Context& ctx);
 // A plugin loader refusal, prefixed with the config position when it is about one of the
 // config's [plugins.<name>] tables ("<file>:<line>:<col>: plugins.<name>: ...").
 std::string locate_load_error(const config::Config& config, const std::string& message);
-
-// True for failures that mean "the database cannot be reached" (exit 69).
-bool is_unreachable(const pg::Error& e);
 
 }  // namespace pgxq::app

@@ -15,6 +15,7 @@
 #include "app/errors.hpp"
 #include "app/logging.hpp"
 #include "app/notify.hpp"
+#include "app/options.hpp"
 #include "app/reload.hpp"
 #include "app/signals.hpp"
 #include "app/summary.hpp"
@@ -43,7 +44,7 @@ void reload(const Context& ctx, const RunOptions& options, std::shared_ptr<const
   }
   std::shared_ptr<const config::Config> fresh;
   try {
-    fresh = config::load_file(running->path);
+    fresh = config::load_file(running->path, config_defaults());
   } catch (const config::ConfigError& e) {
     log.error("SIGHUP: {} has errors, keeping the running config:\n{}", running->path, e.what());
     return;
@@ -96,7 +97,7 @@ int run_daemon(const RunOptions& options) {
 
   plugin::LoadedPlugins plugins;
   try {
-    plugins = plugin::load_plugins(config::loader_options(*cfg, log));
+    plugins = plugin::load_plugins(loader_options(*cfg, log));
   } catch (const plugin::LoadError& e) {
     log->critical("cannot load plugins from {}: {}", cfg->plugins.dir, locate_load_error(*cfg, e.what()));
     return kExitConfig;
@@ -108,7 +109,7 @@ int run_daemon(const RunOptions& options) {
     return kExitConfig;
   }
 
-  queue::Engine engine(config::engine_options(*cfg, ctx.conninfo), plugins.handlers(), log);
+  queue::Engine engine(engine_options(*cfg, ctx.conninfo), plugins.handlers(), log);
   if (auto interval = Notifier::watchdog_interval()) {
     engine.set_heartbeat([&notifier] { notifier.watchdog(); });
     log->info("systemd watchdog enabled: every {}", config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(*interval)));
@@ -116,8 +117,8 @@ int run_daemon(const RunOptions& options) {
   try {
     engine.start();
   } catch (const pg::Error& e) {
-    std::string msg = scrub(e.what(), ctx.conninfo);
-    if (is_unreachable(e)) {
+    std::string msg = pg::scrub_password(e.what(), ctx.conninfo);
+    if (e.unreachable()) {
       log->critical("cannot start: the database is unreachable: {}", msg);
       return kExitUnavailable;
     }

@@ -119,7 +119,7 @@ std::optional<size_t> refused_job(std::string_view message, std::string_view* pr
 
 int insert_exit_code(const pgxq_error& err) {
   if (!err.sqlstate[0]) return kExitUsage;  // refused before any SQL: bad input
-  if (err.sqlstate[0] == '0' && err.sqlstate[1] == '8') return kExitUnavailable;
+  if (pg::unreachable_sqlstate(err.sqlstate)) return kExitUnavailable;
   return kExitFailure;
 }
 
@@ -199,7 +199,7 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
       auto r = conn.exec("SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint", {pg::Param(*o.at)});
       fields.scheduled_at_unix_us = r.int64(0, 0);
     } catch (const pg::Error& e) {
-      if (is_unreachable(e)) throw;
+      if (e.unreachable()) throw;
       throw CommandError(kExitUsage, "--at \"" + *o.at + "\" is not a timestamp: " + e.what() +
                                          " (e.g. '2030-01-31 12:00:00+00' or '2030-01-31T12:00:00Z')");
     }

@@ -12,34 +12,40 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "pg/utf8.hpp"
+
 namespace pgxq::app {
 
 namespace {
 
-spdlog::level::level_enum to_spdlog(config::LogLevel level) {
-  switch (level) {
-    case config::LogLevel::trace: return spdlog::level::trace;
-    case config::LogLevel::debug: return spdlog::level::debug;
-    case config::LogLevel::info: return spdlog::level::info;
-    case config::LogLevel::warn: return spdlog::level::warn;
-    case config::LogLevel::error: return spdlog::level::err;
-    case config::LogLevel::critical: return spdlog::level::critical;
-  }
-  return spdlog::level::info;
+// Every log level, once: the config's (and the operator's) name for it, spdlog's level, which
+// every part logs at (the plugin ABI's PGXQ_LOG_* are mapped onto spdlog's in plugin/host_api),
+// and the syslog(3) priority journald reads from a "<N>" line prefix (sd-daemon(3)).
+struct LevelRow {
+  config::LogLevel config;
+  spdlog::level::level_enum runtime;
+  int syslog_priority;
+};
+constexpr LevelRow kLevels[] = {
+    {config::LogLevel::trace, spdlog::level::trace, 7}, {config::LogLevel::debug, spdlog::level::debug, 7},
+    {config::LogLevel::info, spdlog::level::info, 6},   {config::LogLevel::warn, spdlog::level::warn, 4},
+    {config::LogLevel::error, spdlog::level::err, 3},   {config::LogLevel::critical, spdlog::level::critical, 2},
+};
+constexpr const LevelRow& kInfo = kLevels[2];
+
+const LevelRow& row_of(config::LogLevel level) {
+  for (const auto& r : kLevels)
+    if (r.config == level) return r;
+  return kInfo;
 }
 
-// syslog(3) priorities, which journald reads from a "<N>" line prefix (sd-daemon(3)).
-int syslog_priority(spdlog::level::level_enum level) {
-  switch (level) {
-    case spdlog::level::trace:
-    case spdlog::level::debug: return 7;
-    case spdlog::level::info: return 6;
-    case spdlog::level::warn: return 4;
-    case spdlog::level::err: return 3;
-    case spdlog::level::critical: return 2;
-    default: return 6;
-  }
+const LevelRow& row_of(spdlog::level::level_enum level) {
+  for (const auto& r : kLevels)
+    if (r.runtime == level) return r;
+  return kInfo;
 }
+
+int syslog_priority(spdlog::level::level_enum level) { return row_of(level).syslog_priority; }
 
 class PriorityFlag : public spdlog::custom_flag_formatter {
 public:
@@ -50,20 +56,11 @@ public:
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PriorityFlag>(); }
 };
 
-const char* level_name(spdlog::level::level_enum level) {
-  switch (level) {
-    case spdlog::level::trace: return "trace";
-    case spdlog::level::debug: return "debug";
-    case spdlog::level::info: return "info";
-    case spdlog::level::warn: return "warn";
-    case spdlog::level::err: return "error";
-    case spdlog::level::critical: return "critical";
-    default: return "info";
-  }
-}
+const char* level_name(spdlog::level::level_enum level) { return config::to_string(row_of(level).config); }
 
-// Appends `s` as the inside of a JSON string. Invalid UTF-8 becomes U+FFFD so every line stays
-// valid JSON whatever a handler put into an error message.
+// Appends `s` as the inside of a JSON string. Bytes that are not well-formed UTF-8 (by pg/utf8's
+// rules, the ones PostgreSQL applies) become U+FFFD, so every line stays valid JSON whatever a
+// handler put into an error message.
 void append_json_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
   size_t i = 0;
@@ -87,10 +84,8 @@ void append_json_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
       ++i;
       continue;
     }
-    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool valid = len != 0 && i + len <= s.size();
-    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (valid) {
+    size_t len = pg::utf8_sequence_length(s, i);
+    if (len != 0) {
       dest.append(s.data() + i, s.data() + i + len);
       i += len;
     } else {
@@ -162,6 +157,6 @@ std::shared_ptr<spdlog::logger> make_logger(LogStyle style, config::LogLevel lev
   return log;
 }
 
-void set_level(spdlog::logger& log, config::LogLevel level) { log.set_level(to_spdlog(level)); }
+void set_level(spdlog::logger& log, config::LogLevel level) { log.set_level(row_of(level).runtime); }
 
 }  // namespace pgxq::app

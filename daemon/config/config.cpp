@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -48,16 +49,16 @@ std::string join_problems(const std::vector<Problem>& problems) {
 ConfigError::ConfigError(std::vector<Problem> problems)
     : std::runtime_error(join_problems(problems)), problems_(std::move(problems)) {}
 
+namespace {
+
+// The level names operators write (and JSON log lines carry), in LogLevel order.
+constexpr const char* kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical"};
+
+}  // namespace
+
 const char* to_string(LogLevel level) noexcept {
-  switch (level) {
-    case LogLevel::trace: return "trace";
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warn: return "warn";
-    case LogLevel::error: return "error";
-    case LogLevel::critical: return "critical";
-  }
-  return "info";
+  auto i = static_cast<size_t>(level);
+  return i < std::size(kLogLevelNames) ? kLogLevelNames[i] : "info";
 }
 
 const char* to_string(LogFormat format) noexcept {
@@ -410,7 +411,7 @@ private:
   void log(const toml::table& t) {
     const std::string s = "log";
     check_keys(t, s, {"level", "format"});
-    static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
+    static const std::vector<std::string> levels(std::begin(kLogLevelNames), std::end(kLogLevelNames));
     static const std::vector<std::string> formats = {"auto", "text", "json"};
     if (const toml::node* n = t.get("level")) {
       std::string v;
@@ -448,10 +449,19 @@ private:
   Config& cfg_;
 };
 
-std::shared_ptr<const Config> parse(std::string_view text, const std::string& source) {
+// A Config holding `defaults`, before anything is read from a file.
+std::shared_ptr<Config> start_from(const Defaults& defaults) {
   auto cfg = std::make_shared<Config>();
-  cfg->path = source;
+  cfg->database.pool_size = defaults.pool_size;
+  cfg->worker = defaults.worker;
+  cfg->backoff = defaults.backoff;
   cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
+  return cfg;
+}
+
+std::shared_ptr<const Config> parse(std::string_view text, const std::string& source, const Defaults& defaults) {
+  auto cfg = start_from(defaults);
+  cfg->path = source;
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -475,9 +485,11 @@ std::shared_ptr<const Config> parse(std::string_view text, const std::string& so
 
 }  // namespace
 
-std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source) { return parse(text, source); }
+std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source, const Defaults& defaults) {
+  return parse(text, source, defaults);
+}
 
-std::shared_ptr<const Config> load_file(const std::string& path) {
+std::shared_ptr<const Config> load_file(const std::string& path, const Defaults& defaults) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
@@ -514,38 +526,13 @@ std::shared_ptr<const Config> load_file(const std::string& path) {
     }
   }
   ::close(fd);
-  return parse(text, path);
+  return parse(text, path, defaults);
 }
 
-std::shared_ptr<const Config> defaults() {
-  auto cfg = std::make_shared<Config>();
-  cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
+std::shared_ptr<const Config> built_in(const Defaults& defaults) {
+  auto cfg = start_from(defaults);
   cfg->queues.push_back({"default", 0, "", {}});
   return cfg;
-}
-
-queue::EngineOptions engine_options(const Config& config, const std::string& conninfo) {
-  queue::EngineOptions o;
-  o.conninfo = conninfo;
-  o.pool_size = config.database.pool_size;
-  o.table = config.worker.table;
-  o.poll_interval = config.worker.poll_interval;
-  o.batch_size = config.worker.batch_size;
-  o.max_workers = config.worker.max_workers;
-  o.rescue_after = config.worker.rescue_after;
-  o.shutdown_timeout = config.worker.shutdown_timeout;
-  o.cancel_grace = config.worker.cancel_grace;
-  o.backoff = config.backoff;
-  for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
-  return o;
-}
-
-plugin::LoaderOptions loader_options(const Config& config, std::shared_ptr<spdlog::logger> log) {
-  plugin::LoaderOptions o;
-  o.dir = config.plugins.dir;
-  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
-  o.log = std::move(log);
-  return o;
 }
 
 }  // namespace pgxq::config

@@ -1,6 +1,8 @@
-// config/config: the pgxqd TOML file turned into one immutable, validated Config. Every problem
-// found is reported with the file, line, column and key, and what was expected; all problems
-// of a file are reported at once. Also maps a Config onto the engine's and the loader's options.
+// config/config: the pgxqd TOML file turned into one immutable, validated Config of plain data.
+// Every problem found is reported with the file, line, column and key, and what was expected;
+// all problems of a file are reported at once. Config knows nothing of the engine, the loader or
+// the database: the app supplies the values of keys a file leaves out (the engine's defaults)
+// and maps a Config onto the engine's and the loader's options.
 #pragma once
 
 #include <chrono>
@@ -11,10 +13,6 @@
 #include <vector>
 
 #include <toml++/toml.h>
-
-#include "plugin/loader.hpp"
-#include "queue/engine.hpp"
-#include "queue/retry_policy.hpp"
 
 namespace pgxq::config {
 
@@ -50,20 +48,29 @@ enum class LogFormat { automatic, text, json };
 const char* to_string(LogLevel level) noexcept;
 const char* to_string(LogFormat format) noexcept;
 
-// Defaults are the engine's own (go-pgxq's where go-pgxq has the setting): one place to change.
+// The values below are whatever the file says, else the Defaults the loader was given.
 struct DatabaseConfig {
   std::string url;  // empty: PGXQD_DATABASE_URL / libpq defaults (resolved by the app)
-  int pool_size = queue::EngineOptions{}.pool_size;
+  int pool_size = 0;
 };
 
 struct WorkerConfig {
-  std::string table = queue::EngineOptions{}.table;
-  std::chrono::milliseconds poll_interval = queue::EngineOptions{}.poll_interval;
-  int batch_size = queue::EngineOptions{}.batch_size;
-  int max_workers = queue::EngineOptions{}.max_workers;
-  std::chrono::milliseconds rescue_after = queue::EngineOptions{}.rescue_after;
-  std::chrono::milliseconds shutdown_timeout = queue::EngineOptions{}.shutdown_timeout;
-  std::chrono::milliseconds cancel_grace = queue::EngineOptions{}.cancel_grace;
+  std::string table;
+  std::chrono::milliseconds poll_interval{0};
+  int batch_size = 0;
+  int max_workers = 0;
+  std::chrono::milliseconds rescue_after{0};
+  std::chrono::milliseconds shutdown_timeout{0};
+  std::chrono::milliseconds cancel_grace{0};
+};
+
+// The delay between attempts: initial × multiplier^(attempt-1), capped at max, times a random
+// factor in [1 - jitter, 1 + jitter].
+struct BackoffConfig {
+  std::chrono::milliseconds initial{0};
+  std::chrono::milliseconds max{0};
+  double multiplier = 0;
+  double jitter = 0;
 };
 
 struct QueueConfig {
@@ -92,7 +99,7 @@ struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
   WorkerConfig worker;
-  queue::BackoffPolicy backoff;
+  BackoffConfig backoff;
   std::vector<QueueConfig> queues;  // never empty after loading: default is one queue "default"
   PluginsConfig plugins;
   LogConfig log;
@@ -103,18 +110,21 @@ struct Config {
   std::string where(std::string_view key) const;  // "<file>:<line>:<col>" or "<file>"
 };
 
+// The values of the keys a file leaves out. The app fills them from the engine's own defaults
+// (go-pgxq's where go-pgxq has the setting), so a default is changed in one place, and checks
+// that involve an unset key (backoff.max >= backoff.initial) still see the value in effect.
+struct Defaults {
+  int pool_size = 0;
+  WorkerConfig worker;
+  BackoffConfig backoff;
+};
+
 // Reads and validates a file. Throws ConfigError (missing or unreadable file included).
-std::shared_ptr<const Config> load_file(const std::string& path);
+std::shared_ptr<const Config> load_file(const std::string& path, const Defaults& defaults);
 // Validates TOML text; `source` names it in messages. Throws ConfigError.
-std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source);
-// The built-in defaults (no file): one queue "default", plugin dir PGXQ_DEFAULT_PLUGIN_DIR.
-std::shared_ptr<const Config> defaults();
-
-// Engine options for this config with the given connection string.
-queue::EngineOptions engine_options(const Config& config, const std::string& conninfo);
-
-// Loader options for this config: its plugin dir and [plugins.<name>] tables.
-plugin::LoaderOptions loader_options(const Config& config, std::shared_ptr<spdlog::logger> log);
+std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source, const Defaults& defaults);
+// The config without a file: `defaults`, one queue "default", plugin dir PGXQ_DEFAULT_PLUGIN_DIR.
+std::shared_ptr<const Config> built_in(const Defaults& defaults);
 
 // The closest candidate within a small edit distance, or "" (for "did you mean").
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);

@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <regex>
+
+#include "pg/scrub.hpp"
 
 namespace pgxq::pg {
 
@@ -13,20 +14,6 @@ namespace {
 std::string trim_trailing_newlines(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
   return s;
-}
-
-// Removes the password from any text that might echo the connection string.
-std::string scrub(std::string text, std::string_view conninfo) {
-  PQconninfoOption* opts = PQconninfoParse(std::string(conninfo).c_str(), nullptr);
-  if (!opts) return text;
-  for (PQconninfoOption* o = opts; o->keyword; ++o) {
-    if (std::string_view(o->keyword) == "password" && o->val && *o->val) {
-      std::string pw = o->val;
-      for (size_t pos; (pos = text.find(pw)) != std::string::npos;) text.replace(pos, pw.size(), "***");
-    }
-  }
-  PQconninfoFree(opts);
-  return text;
 }
 
 }  // namespace
@@ -62,23 +49,12 @@ Error make_error(PGconn* conn, const PGresult* res, std::string_view context) {
   return Error(std::move(msg), std::move(state));
 }
 
-std::string mask_conninfo(std::string_view conninfo) {
-  std::string s(conninfo);
-  // URI form: scheme://user:password@host
-  static const std::regex uri_pw(R"(^(postgres(?:ql)?://[^:/@]*:)([^@]*)(@))");
-  s = std::regex_replace(s, uri_pw, "$1***$3");
-  // URI query parameter and key=value form: password=...
-  static const std::regex kv_pw(R"((^|[\s?&])(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*))");
-  s = std::regex_replace(s, kv_pw, "$1$2***");
-  return s;
-}
-
 Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
   if (!conn_) throw Error("cannot connect: out of memory");
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = trim_trailing_newlines(PQerrorMessage(conn_.get()));
     throw Error("cannot connect to the database (" + mask_conninfo(conninfo.empty() ? "libpq defaults" : conninfo) +
-                    "): " + scrub(msg, conninfo),
+                    "): " + scrub_password(msg, conninfo),
                 "08001");
   }
 }

@@ -103,7 +103,4 @@ private:
 // Builds a pg::Error from a failed result or connection, with SQLSTATE and primary message.
 Error make_error(PGconn* conn, const PGresult* res, std::string_view context = {});
 
-// The connection string with any password replaced by "***", for logs and errors.
-std::string mask_conninfo(std::string_view conninfo);
-
 }  // namespace pgxq::pg

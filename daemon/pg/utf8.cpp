@@ -1,12 +1,10 @@
-// plugin/utf8: see utf8.hpp.
+// pg/utf8: see utf8.hpp.
 #include "pg/utf8.hpp"
 
 namespace pgxq::pg {
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence starting at s[i], or 0 if none (RFC 3629 table).
-size_t sequence_length(std::string_view s, size_t i) noexcept {
+// The RFC 3629 table of well-formed byte sequences.
+size_t utf8_sequence_length(std::string_view s, size_t i) noexcept {
   auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = at(i);
   size_t left = s.size() - i;
@@ -24,11 +22,9 @@ size_t sequence_length(std::string_view s, size_t i) noexcept {
   return 0;
 }
 
-}  // namespace
-
 bool valid_utf8(std::string_view s) noexcept {
   for (size_t i = 0; i < s.size();) {
-    size_t n = sequence_length(s, i);
+    size_t n = utf8_sequence_length(s, i);
     if (n == 0) return false;
     i += n;
   }
@@ -39,7 +35,7 @@ std::string repair_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    size_t n = sequence_length(s, i);
+    size_t n = utf8_sequence_length(s, i);
     if (n == 0) {
       out += "\xEF\xBF\xBD";
       ++i;

@@ -68,6 +68,7 @@ int internal(const char* where) noexcept {
   }
 }
 
+// The plugin ABI's PGXQ_LOG_* onto the daemon's levels (an unknown level logs as an error).
 spdlog::level::level_enum spd_level(int level) noexcept {
   switch (level) {
     case PGXQ_LOG_TRACE: return spdlog::level::trace;
@@ -75,16 +76,6 @@ spdlog::level::level_enum spd_level(int level) noexcept {
     case PGXQ_LOG_INFO: return spdlog::level::info;
     case PGXQ_LOG_WARN: return spdlog::level::warn;
     default: return spdlog::level::err;
-  }
-}
-
-queue::LogLevel queue_level(int level) noexcept {
-  switch (level) {
-    case PGXQ_LOG_TRACE: return queue::LogLevel::trace;
-    case PGXQ_LOG_DEBUG: return queue::LogLevel::debug;
-    case PGXQ_LOG_INFO: return queue::LogLevel::info;
-    case PGXQ_LOG_WARN: return queue::LogLevel::warn;
-    default: return queue::LogLevel::error;
   }
 }
 
@@ -348,7 +339,7 @@ void log(pgxq_plugin_job* j, int level, const char* message) noexcept {
   try {
     if (!j) return;
     std::string text = "plugin " + j->plugin->name + ": " + (message ? repair_utf8(message) : std::string(kNoMessage));
-    j->ctx.log(queue_level(level), text);
+    j->ctx.log(spd_level(level), text);
   } catch (...) {
   }
 }

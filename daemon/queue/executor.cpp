@@ -9,17 +9,6 @@ namespace pgxq::queue {
 
 namespace {
 
-spdlog::level::level_enum to_spdlog(LogLevel l) {
-  switch (l) {
-    case LogLevel::trace: return spdlog::level::trace;
-    case LogLevel::debug: return spdlog::level::debug;
-    case LogLevel::info: return spdlog::level::info;
-    case LogLevel::warn: return spdlog::level::warn;
-    case LogLevel::error: return spdlog::level::err;
-  }
-  return spdlog::level::info;
-}
-
 class ExecContext final : public JobContext {
 public:
   ExecContext(Core& core, const ExecutionTarget& target, const Job& job) : core_(core), target_(target), job_(job) {}
@@ -43,7 +32,7 @@ public:
   }
 
   void log(LogLevel level, std::string_view message) override {
-    core_.log->log(to_spdlog(level), "job {} kind={} queue={}: {}", job_.id, job_.kind, job_.queue, message);
+    core_.log->log(level, "job {} kind={} queue={}: {}", job_.id, job_.kind, job_.queue, message);
   }
 
   bool has_transaction() const { return tx_.has_value() && tx_->open(); }

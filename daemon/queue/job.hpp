@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/common.h>
+
 #include "pg/connection.hpp"
 
 namespace pgxq::queue {
@@ -28,7 +30,8 @@ struct Job {
   int64_t created_at_us = 0;
 };
 
-enum class LogLevel { trace, debug, info, warn, error };
+// Handlers log at spdlog's levels, like every other part of the daemon.
+using LogLevel = spdlog::level::level_enum;
 
 // Given to a handler for the duration of one call. Used from the handler's thread only.
 class JobContext {

@@ -17,10 +17,14 @@ namespace pgxq::queue {
 
 namespace {
 
+// "app"."jobs": libpgxq owns splitting, validating and quoting table names.
 std::string quote_table(const std::string& table) {
-  auto dot = table.find('.');
-  if (dot == std::string::npos) return "\"" + table + "\"";
-  return "\"" + table.substr(0, dot) + "\".\"" + table.substr(dot + 1) + "\"";
+  pgxq_error err{};
+  char* quoted = pgxq_quote_table_name(table.c_str(), &err);
+  if (!quoted) throw std::invalid_argument(err.message);
+  std::string out(quoted);
+  pgxq_free(quoted);
+  return out;
 }
 
 // The channel the migration's NOTIFY trigger sends on; libpgxq owns the rule.

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "app/options.hpp"
 #include "config/config.hpp"
 #include "support.hpp"
 
@@ -15,10 +16,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The daemon's loading: keys a file leaves out take the engine's defaults.
+std::shared_ptr<const config::Config> load_string(std::string_view text, const std::string& source) {
+  return config::load_string(text, source, app::config_defaults());
+}
+std::shared_ptr<const config::Config> load_file(const std::string& path) {
+  return config::load_file(path, app::config_defaults());
+}
+
 // The error text of loading `text` as "test.toml" ("" when it loads).
 std::string error_of(const std::string& text) {
   try {
-    config::load_string(text, "/etc/pgxqd/test.toml");
+    load_string(text, "/etc/pgxqd/test.toml");
   } catch (const config::ConfigError& e) {
     return e.what();
   }
@@ -30,7 +39,7 @@ bool contains(const std::string& hay, const std::string& needle) { return hay.fi
 }  // namespace
 
 TEST_CASE("config: empty file gives go-pgxq's defaults and one queue 'default'") {
-  auto c = config::load_string("", "/etc/pgxqd/pgxqd.toml");
+  auto c = load_string("", "/etc/pgxqd/pgxqd.toml");
   CHECK(c->database.url.empty());
   CHECK(c->database.pool_size == 10);
   CHECK(c->worker.table == "pgxq_job");
@@ -51,8 +60,32 @@ TEST_CASE("config: empty file gives go-pgxq's defaults and one queue 'default'")
   CHECK(c->log.format == config::LogFormat::automatic);
 }
 
+TEST_CASE("config: keys a file leaves out take the defaults it is loaded with, in checks too") {
+  config::Defaults d;
+  d.pool_size = 3;
+  d.worker.table = "other_job";
+  d.worker.poll_interval = 7s;
+  d.backoff.initial = 1s;
+  d.backoff.max = 2s;
+  d.backoff.multiplier = 1.5;
+  auto c = config::load_string("[worker]\nbatch_size = 4\n", "f.toml", d);
+  CHECK(c->database.pool_size == 3);
+  CHECK(c->worker.table == "other_job");
+  CHECK(c->worker.poll_interval == 7s);
+  CHECK(c->worker.batch_size == 4);
+  CHECK(c->backoff.multiplier == 1.5);
+  CHECK(config::built_in(d)->worker.poll_interval == 7s);
+  // The unset backoff.max is the default's 2s, which the initial given here exceeds.
+  try {
+    config::load_string("[backoff]\ninitial = \"3s\"\n", "f.toml", d);
+    FAIL("expected a ConfigError");
+  } catch (const config::ConfigError& e) {
+    CHECK(contains(e.what(), "backoff.max: must be at least backoff.initial (3s), got 2s"));
+  }
+}
+
 TEST_CASE("config: every key is read and mapped to engine and loader options") {
-  auto c = config::load_string(R"(
+  auto c = load_string(R"(
 [database]
 url = "postgresql://app@db/jobs"
 pool_size = 20
@@ -102,7 +135,7 @@ format = "json"
   CHECK(c->log.level == config::LogLevel::debug);
   CHECK(c->log.format == config::LogFormat::json);
 
-  auto e = config::engine_options(*c, "dbname=x");
+  auto e = app::engine_options(*c, "dbname=x");
   CHECK(e.conninfo == "dbname=x");
   CHECK(e.pool_size == 20);
   CHECK(e.batch_size == 50);
@@ -122,7 +155,7 @@ format = "json"
     }
   CHECK(saw_mail);
 
-  auto l = config::loader_options(*c, nullptr);
+  auto l = app::loader_options(*c, nullptr);
   CHECK(l.dir == "/etc/pgxqd/plugins");
   CHECK(l.settings.count("hello_c") == 1);
   CHECK(c->where("worker.batch_size") == "/etc/pgxqd/pgxqd.toml:9:14");
@@ -199,7 +232,7 @@ TEST_CASE("config: duplicate queue names are refused with their line") {
 }
 
 TEST_CASE("config: plugin settings, plugin dir, log format") {
-  auto c = config::load_string("[plugins]\ndir = \"/opt/p\"\n[plugins.matview]\nx = 1\n", "f.toml");
+  auto c = load_string("[plugins]\ndir = \"/opt/p\"\n[plugins.matview]\nx = 1\n", "f.toml");
   CHECK(c->plugins.dir == "/opt/p");
   CHECK(c->plugins.settings.count("matview") == 1);
   CHECK(contains(error_of("[plugins]\ndri = \"/x\"\n"), "test.toml:2:1: plugins.dri: unknown key \"dri\" in [plugins]; did you mean \"dir\"?"));
@@ -209,7 +242,7 @@ TEST_CASE("config: plugin settings, plugin dir, log format") {
 
 TEST_CASE("config: all problems are reported, not just the first") {
   try {
-    config::load_string("[worker]\nbatch_size = 0\nmax_workers = 0\n[nope]\n", "x.toml");
+    load_string("[worker]\nbatch_size = 0\nmax_workers = 0\n[nope]\n", "x.toml");
     FAIL("expected an error");
   } catch (const config::ConfigError& e) {
     CHECK(e.problems().size() == 3);
@@ -224,25 +257,25 @@ TEST_CASE("config: invalid TOML names the line") {
 
 TEST_CASE("config: missing and unreadable files") {
   try {
-    config::load_file("/nonexistent/dir/pgxqd.toml");
+    load_file("/nonexistent/dir/pgxqd.toml");
     FAIL("expected an error");
   } catch (const config::ConfigError& e) {
     CHECK(contains(e.what(), "/nonexistent/dir/pgxqd.toml: config file not found"));
   }
   auto dir = test::temp_dir("pgxq-config");
   try {
-    config::load_file(dir);
+    load_file(dir);
     FAIL("expected an error");
   } catch (const config::ConfigError& e) {
     CHECK(contains(e.what(), "is a directory"));
   }
   auto path = dir + "/pgxqd.toml";
   test::write_file(path, "[worker]\nmax_workers = 3\n");
-  CHECK(config::load_file(path)->worker.max_workers == 3);
+  CHECK(load_file(path)->worker.max_workers == 3);
   if (geteuid() != 0) {  // root reads everything, so the refusal cannot be observed as root
     chmod(path.c_str(), 0);
     try {
-      config::load_file(path);
+      load_file(path);
       FAIL("expected an error");
     } catch (const config::ConfigError& e) {
       CHECK(contains(e.what(), path + ": cannot read the config file: Permission denied"));

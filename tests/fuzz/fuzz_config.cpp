@@ -4,14 +4,15 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "app/options.hpp"
 #include "config/config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
-    auto cfg = pgxq::config::load_string(text, "fuzz.toml");
+    auto cfg = pgxq::config::load_string(text, "fuzz.toml", pgxq::app::config_defaults());
     if (cfg->queues.empty()) std::abort();  // a loaded config always has a queue
-    auto opts = pgxq::config::engine_options(*cfg, "");
+    auto opts = pgxq::app::engine_options(*cfg, "");
     if (opts.queues.size() != cfg->queues.size()) std::abort();
   } catch (const pgxq::config::ConfigError& e) {
     if (e.problems().empty()) std::abort();

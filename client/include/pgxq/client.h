@@ -102,6 +102,11 @@ int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_job_spec* j
 /* Validates a table name exactly as go-pgxq does. Returns 0 if valid, -1 with the rule broken. */
 int pgxq_validate_table_name(const char* table, pgxq_error* err);
 
+/* The table name as SQL text, validated as by pgxq_validate_table_name (table NULL: default)
+ * and each part double-quoted: "pgxq_job", "app"."jobs". Returns a malloc'd string the caller
+ * frees with pgxq_free, or NULL on error. */
+char* pgxq_quote_table_name(const char* table, pgxq_error* err);
+
 /* The LISTEN channel on which the job table's NOTIFY trigger (migration 2) announces new jobs:
  * "pgxq_" + the table name with '.' replaced by '_' (table NULL: default), e.g. "pgxq_pgxq_job"
  * or "pgxq_app_jobs" for "app.jobs". The payload is the queue name; one notification per

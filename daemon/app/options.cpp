@@ -1,0 +1,45 @@
+// app/options: see options.hpp.
+#include "app/options.hpp"
+
+namespace pgxq::app {
+
+config::Defaults config_defaults() {
+  const queue::EngineOptions engine;
+  config::Defaults d;
+  d.pool_size = engine.pool_size;
+  d.worker.table = engine.table;
+  d.worker.poll_interval = engine.poll_interval;
+  d.worker.batch_size = engine.batch_size;
+  d.worker.max_workers = engine.max_workers;
+  d.worker.rescue_after = engine.rescue_after;
+  d.worker.shutdown_timeout = engine.shutdown_timeout;
+  d.worker.cancel_grace = engine.cancel_grace;
+  d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
+  return d;
+}
+
+queue::EngineOptions engine_options(const config::Config& config, const std::string& conninfo) {
+  queue::EngineOptions o;
+  o.conninfo = conninfo;
+  o.pool_size = config.database.pool_size;
+  o.table = config.worker.table;
+  o.poll_interval = config.worker.poll_interval;
+  o.batch_size = config.worker.batch_size;
+  o.max_workers = config.worker.max_workers;
+  o.rescue_after = config.worker.rescue_after;
+  o.shutdown_timeout = config.worker.shutdown_timeout;
+  o.cancel_grace = config.worker.cancel_grace;
+  o.backoff = {config.backoff.initial, config.backoff.max, config.backoff.multiplier, config.backoff.jitter};
+  for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
+  return o;
+}
+
+plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log) {
+  plugin::LoaderOptions o;
+  o.dir = config.plugins.dir;
+  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
+  o.log = std::move(log);
+  return o;
+}
+
+}  // namespace pgxq::app

@@ -1,0 +1,28 @@
+// app/options: the one place where config values meet the engine and the loader. The engine's
+// own defaults become the config's values for keys a file leaves out, and a Config becomes the
+// engine's and the loader's options.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "plugin/loader.hpp"
+#include "queue/engine.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace pgxq::app {
+
+// queue::EngineOptions{}'s values, as the config's defaults.
+config::Defaults config_defaults();
+
+// Engine options for this config with the given connection string.
+queue::EngineOptions engine_options(const config::Config& config, const std::string& conninfo);
+
+// Loader options for this config: its plugin dir and [plugins.<name>] tables.
+plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log);
+
+}  // namespace pgxq::app

@@ -1,0 +1,20 @@
+// pg/scrub: keeping database passwords out of anything printed — logs, error messages, the
+// start-up summary. The one place that knows every form a password takes in a connection
+// string and in text that echoes one.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace pgxq::pg {
+
+// `text` with every password replaced by "***": the password libpq reads from `conninfo`
+// (wherever its value appears in `text`, e.g. echoed by libpq), and any written in `text`
+// itself as a URI's user:password@ or as password=... (key/value form or URI query parameter),
+// whatever the connection string. `conninfo` may be empty or unparsable.
+std::string scrub_password(std::string text, std::string_view conninfo);
+
+// The connection string itself with its password masked, for display.
+inline std::string mask_conninfo(std::string_view conninfo) { return scrub_password(std::string(conninfo), conninfo); }
+
+}  // namespace pgxq::pg
