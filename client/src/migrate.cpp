@@ -30,6 +30,18 @@ Result run(PGconn* conn, const std::string& sql, std::initializer_list<const cha
   return r;
 }
 
+// The ledger of applied versions: pgxq_migrate creates it, and pgxq_schema's text does too, so
+// a table created from that text reads as migrated (pgxq_schema_status).
+std::string ledger_ddl(const TableName& t) {
+  return "CREATE TABLE IF NOT EXISTS " + t.sibling(migrations_table) +
+         " (\n"
+         "    job_table  TEXT        NOT NULL,\n"
+         "    version    INT         NOT NULL,\n"
+         "    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+         "    PRIMARY KEY (job_table, version)\n"
+         ")";
+}
+
 bool migrate_in_transaction(PGconn* conn, const TableName& t, pgxq_error* err) {
   const std::string ctx = "migrate " + t.given();
   const char* schema = t.schema.empty() ? nullptr : t.schema.c_str();
@@ -58,15 +70,7 @@ bool migrate_in_transaction(PGconn* conn, const TableName& t, pgxq_error* err) {
              "'pgxq_migrate_ledger:' || coalesce($1, current_schema(), ''), 0))",
              {schema}, PGRES_TUPLES_OK, ctx + ": advisory lock", err))
       return false;
-    if (!run(conn,
-             "CREATE TABLE IF NOT EXISTS " + ledger +
-                 " (\n"
-                 "    job_table  TEXT        NOT NULL,\n"
-                 "    version    INT         NOT NULL,\n"
-                 "    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
-                 "    PRIMARY KEY (job_table, version)\n"
-                 ")",
-             {}, PGRES_COMMAND_OK, ctx + ": create " + std::string(migrations_table), err))
+    if (!run(conn, ledger_ddl(t), {}, PGRES_COMMAND_OK, ctx + ": create " + std::string(migrations_table), err))
       return false;
   }
 
@@ -146,6 +150,16 @@ extern "C" char* pgxq_schema(const char* table, pgxq_error* err) {
     std::string text = "-- pgxq job table " + t->given() + ": every migration, in order (each is idempotent)\n";
     for (const Migration& m : migrations())
       text += "\n-- migration " + std::to_string(m.version) + ": " + m.description + "\n" + m.sql(*t);
+    // Recorded like pgxq_migrate records them, so `pgxqd run` and `check-config` (which read the
+    // ledger) see this table as up to date. The name is validated: [a-z0-9_] only.
+    text += "\n-- the versions above, in the ledger pgxq_migrate keeps\n" + ledger_ddl(*t) + ";\nINSERT INTO " +
+            t->sibling(migrations_table) + " (job_table, version) VALUES ";
+    bool first = true;
+    for (const Migration& m : migrations()) {
+      text += (first ? "" : ", ") + ("('" + t->base + "', " + std::to_string(m.version) + ")");
+      first = false;
+    }
+    text += " ON CONFLICT DO NOTHING;\n";
     char* out = static_cast<char*>(std::malloc(text.size() + 1));
     if (!out) {
       set_error(err, "pgxq_schema: out of memory");

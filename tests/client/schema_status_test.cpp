@@ -156,3 +156,22 @@ TEST_CASE("schema status: refuses bad input before sending anything") {
   conn.exec("ROLLBACK");
   CHECK(relations_named_like(conn, "pgxq_schema_migrations%") == before);
 }
+
+TEST_CASE("schema status: a table created from pgxq_schema's text reads as up to date, like a migrated one") {
+  auto conn = connect();
+  const std::string schema = unique_name("fromtext");
+  Cleanup drop("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  conn.exec("CREATE SCHEMA " + schema);
+  const std::string table = schema + ".jobs";
+
+  conn.exec(pgxq::client::schema(table));
+  pgxq_schema_info info = status_of(conn, table);
+  CHECK(info.table_exists == 1);
+  CHECK(info.applied_version == info.latest_version);
+
+  // Applying the text again changes nothing, and pgxq_migrate on top of it has nothing left to do.
+  conn.exec(pgxq::client::schema(table));
+  pgxq::client::migrate(conn.get(), table);
+  CHECK(scalar(conn, "SELECT count(*) FROM " + schema + ".pgxq_schema_migrations WHERE job_table = 'jobs'") ==
+        info.latest_version);
+}
