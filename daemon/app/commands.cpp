@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include <CLI/Version.hpp>
@@ -20,6 +21,7 @@
 #include "app/options.hpp"
 #include "app/reload.hpp"
 #include "plugin/loader.hpp"
+#include "queue/table_check.hpp"
 
 namespace pgxq::app {
 
@@ -71,26 +73,32 @@ int check_config(const CheckConfigOptions& o) {
   for (const auto& q : cfg->queues) std::cout << " " << q.name << " (max_workers " << effective_max_workers(*cfg, q) << ")";
   std::cout << "\n  plugins:  " << cfg->plugins.dir << "\n";
   for (const auto& p : plugins.plugins()) {
-    std::cout << "    " << p.name << " " << p.version << " (ABI " << p.abi_major << "." << p.abi_minor << "):";
+    std::cout << "    " << p.name << " " << p.version << " (needs plugin ABI " << p.abi_major << "." << p.abi_minor << "):";
     for (const auto& k : p.kinds) std::cout << " " << k;
     std::cout << "\n";
   }
   if (!o.offline) {
     auto conn = connect(ctx);
+    // The very check `pgxqd run` makes at start, on the tables it would work.
+    const queue::EngineOptions engine = engine_options(*cfg, ctx.conninfo);
+    std::vector<std::string> tables{engine.table};
+    for (const auto& q : engine.queues)
+      if (!q.table.empty() && std::find(tables.begin(), tables.end(), q.table) == tables.end()) tables.push_back(q.table);
+    std::vector<queue::TableCheck> checks;
     try {
-      std::vector<std::string> tables{cfg->worker.table};
-      for (const auto& q : cfg->queues)
-        if (!q.table.empty()) tables.push_back(q.table);
-      for (const auto& t : tables) {
-        auto r = conn.exec("SELECT to_regclass($1) IS NOT NULL", {pg::Param(t)});
-        if (r.text(0, 0) != "t")
-          throw CommandError(kExitFailure, "table " + t + " does not exist in " + describe_database(ctx.conninfo) +
-                                               "; create it with: pgxqd migrate --table " + t);
-      }
+      for (const auto& t : tables) checks.push_back(queue::check_table(conn, t));
     } catch (const pg::Error& e) {
       throw CommandError(e.unreachable() ? kExitUnavailable : kExitFailure, pg::scrub_password(e.what(), ctx.conninfo));
     }
+    for (const auto& check : checks)
+      if (!check.exists) throw CommandError(kExitFailure, check.missing_message() + " (in " + describe_database(ctx.conninfo) + ")");
     std::cout << "  database answered; job table present\n";
+    for (const auto& check : checks) {
+      std::cout << "  " << check.table << ": schema version " << check.applied_version << " of " << check.latest_version
+                << "\n";
+      for (const auto& warning : check.warnings(engine.listen, engine.poll_interval))
+        std::cout << "  warning: " << warning << "\n";
+    }
   } else {
     std::cout << "  database: not checked (--offline)\n";
   }

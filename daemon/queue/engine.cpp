@@ -14,6 +14,7 @@
 #include "queue/listener.hpp"
 #include "queue/producer.hpp"
 #include "queue/rescuer.hpp"
+#include "queue/table_check.hpp"
 
 namespace pgxq::queue {
 
@@ -98,22 +99,11 @@ Engine::~Engine() {
 void Engine::Impl::check_database() {
   pg::Connection conn(core->options.conninfo);
   for (auto& [name, t] : core->tables) {
-    auto r = conn.exec("SELECT to_regclass($1)::oid", {t.quoted});
-    if (r.is_null(0, 0))
-      throw pg::Error("job table " + name + " does not exist: run `pgxqd migrate --table " + name + "` first", "42P01");
-    t.front_index = conn.exec(t.front_index_exists, {t.quoted}).rows() > 0;
-    if (!t.front_index)
-      core->log->warn("job table {} lacks the claim index of `pgxqd migrate` (idx_..._front): claims on a large "
-                      "backlog of jobs inserted in one transaction slow down until vacuum; run `pgxqd migrate`",
-                      name);
-    auto trig = conn.exec(
-        "SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
-        " WHERE t.tgrelid = $1::oid AND NOT t.tgisinternal AND p.prosrc LIKE '%pg_notify%'",
-        {r.text(0, 0)});
-    if (trig.rows() == 0 && core->options.listen)
-      core->log->warn("job table {} has no NOTIFY trigger: new jobs are found by polling every {}ms; run `pgxqd "
-                      "migrate` for instant pickup",
-                      name, core->options.poll_interval.count());
+    const TableCheck check = check_table(conn, name);
+    if (!check.exists) throw pg::Error(check.missing_message(), "42P01");
+    t.front_index = check.has_front_index();
+    for (const auto& warning : check.warnings(core->options.listen, core->options.poll_interval))
+      core->log->warn("{}", warning);
   }
 }
 

@@ -58,9 +58,6 @@ std::string quoted_array(std::span<const T> values) {
 }  // namespace
 
 TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
-  front_index_exists =
-      "SELECT 1 FROM pg_index i WHERE i.indrelid = $1::regclass AND i.indisvalid"
-      " AND pg_get_indexdef(i.indexrelid) LIKE '%(queue, kind, priority, scheduled_at, id) WHERE (state = ''available''::text)'";
   const std::string T = quoted;
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',

@@ -21,10 +21,8 @@ struct TableSql {
   std::string table;          // as configured, e.g. "pgxq_job" or "app.jobs"
   std::string quoted;         // "app"."jobs"
   std::string notify_channel; // pgxq_<table with . → _>
-  // Whether the table has migration 4's front index: a query for it, $1 the table's regclass
-  // text; any row means yes.
-  std::string front_index_exists;
-  // Its answer, found when the engine starts (before any claim).
+  // Whether the table has migration 4's front index, from its schema version when the engine
+  // starts (before any claim; see queue/table_check).
   bool front_index = false;
 
   // The claim for `kind_count` handled kinds: $1 queue, $2 kinds text[] (exactly
@@ -32,7 +30,7 @@ struct TableSql {
   // where each kind's scan starts (ScanFront::Params): priorities int2[], scheduled_at as
   // microseconds since the epoch int8[] (NULL: -infinity), ids int8[]; queue::Claim binds
   // them. `by_id`: the table has migration 4's index (queue, kind, priority, scheduled_at, id)
-  // (see front_index_exists).
+  // (see front_index).
   std::string claim(size_t kind_count, bool by_id) const;
   // $1 queue, $2 kinds text[], $3 candidates: is there any due job that nobody has locked?
   std::string claim_probe(size_t kind_count) const;

@@ -172,6 +172,34 @@ TEST_CASE("enqueue --stdin: libpgxq judges the values, and its refusal names the
   CHECK(count_jobs(t.name(), "true") == 0);
 }
 
+TEST_CASE("check-config reads the table's schema version from the migrations ledger, as run does") {
+  TempTable t("e2e_ledger");
+  TestConfig cfg(t.name());
+  auto conn = connect();
+  const std::string latest = std::to_string(scalar(conn, "SELECT max(version) FROM pgxq_schema_migrations WHERE job_table = $1", {t.name()}));
+  REQUIRE(latest != "0");
+
+  auto current = run({pgxqd(), "check-config", "--config", cfg.path});
+  CHECK(current.code == 0);
+  CHECK(has(current.out, t.name() + ": schema version " + latest + " of " + latest));
+  CHECK_FALSE(has(current.out, "warning:"));
+
+  // The ledger decides, not the catalog: with migrations 2.. unrecorded, the trigger and the
+  // index still exist but the table reads as version 1, with a warning for each.
+  conn.exec("DELETE FROM pgxq_schema_migrations WHERE job_table = $1 AND version >= 2", {t.name()});
+  auto behind = run({pgxqd(), "check-config", "--config", cfg.path});
+  CHECK(behind.code == 0);
+  CHECK(has(behind.out, t.name() + ": schema version 1 of " + latest));
+  CHECK(has(behind.out, "warning: job table " + t.name() + " is at schema version 1 of " + latest + " and lacks the claim index"));
+  CHECK(has(behind.out, "and has no NOTIFY trigger"));
+
+  auto migrated = run({pgxqd(), "migrate", "--table", t.name()});
+  CHECK(migrated.code == 0);
+  auto again = run({pgxqd(), "check-config", "--config", cfg.path});
+  CHECK(has(again.out, t.name() + ": schema version " + latest + " of " + latest));
+  CHECK_FALSE(has(again.out, "warning:"));
+}
+
 TEST_CASE("migrate and schema: idempotent migrate, schema printed without a database") {
   auto name = unique_name("e2e_mig");
   auto m1 = run({pgxqd(), "migrate", "--table", name});

@@ -1,0 +1,39 @@
+// queue/table_check: where a job table stands before the engine works it — whether it exists,
+// and which of libpgxq's migrations it has, read from libpgxq's version ledger
+// (pgxq_schema_status) — and what that means for the engine. `pgxqd run` and `pgxqd
+// check-config` both ask here, so check-config passes only where run would start.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace pgxq::queue {
+
+// The libpgxq migrations the engine adapts to (client/src/migrations.cpp numbers them).
+inline constexpr int kNotifyTriggerMigration = 2;  // the NOTIFY trigger LISTEN wake-ups rely on
+inline constexpr int kFrontIndexMigration = 4;     // idx_<table>_front, for scan fronts by id
+
+struct TableCheck {
+  std::string table;
+  bool exists = false;
+  int applied_version = 0;  // 0: no recorded migration (created by go-pgxq, or by hand)
+  int latest_version = 0;   // the last migration this pgxqd's libpgxq knows
+
+  bool has_notify_trigger() const noexcept { return applied_version >= kNotifyTriggerMigration; }
+  bool has_front_index() const noexcept { return applied_version >= kFrontIndexMigration; }
+
+  // "job table T does not exist: run `pgxqd migrate --table T` first".
+  std::string missing_message() const;
+  // What a table behind on its migrations costs, each with what to do; empty when up to date.
+  // `listen`: whether the engine would LISTEN for new jobs (else a missing trigger costs
+  // nothing); `poll_interval` is how often it polls instead.
+  std::vector<std::string> warnings(bool listen, std::chrono::milliseconds poll_interval) const;
+};
+
+// Reads the table's state; throws pg::Error when the database cannot be asked.
+TableCheck check_table(pg::Connection& conn, const std::string& table);
+
+}  // namespace pgxq::queue
