@@ -21,9 +21,8 @@ std::string parsed_password(std::string_view conninfo) {
   return password;
 }
 
-}  // namespace
-
-std::string scrub_password(std::string text, std::string_view conninfo) {
+// Masks every password written where a connection string puts one.
+std::string mask_password_fields(std::string text) {
   // URI userinfo: scheme://user:password@host (RFC 3986 keeps '/', '?', '#', '@' and blanks out
   // of it, so "postgresql://host:5432/db" has no password).
   static const std::regex uri_pw(R"((postgres(?:ql)?://[^:/?#@\s]*:)([^/?#@\s]*)(@))");
@@ -31,7 +30,15 @@ std::string scrub_password(std::string text, std::string_view conninfo) {
   // Key/value form and URI query parameter: password=..., the value quoted or not (an already
   // masked "***" is matched as such, so scrubbing twice leaves what follows it alone).
   static const std::regex kv_pw(R"re((^|[^A-Za-z0-9_])(password\s*=\s*)(\*\*\*(?=$|[\s&)"'])|'(?:[^'\\]|\\.)*'|[^\s&]*))re");
-  text = std::regex_replace(text, kv_pw, "$1$2***");
+  return std::regex_replace(text, kv_pw, "$1$2***");
+}
+
+}  // namespace
+
+std::string mask_conninfo(std::string_view conninfo) { return mask_password_fields(std::string(conninfo)); }
+
+std::string scrub_password(std::string text, std::string_view conninfo) {
+  text = mask_password_fields(std::move(text));
   // The value itself wherever it was echoed (percent-decoded from a URI, or unquoted).
   const std::string password = parsed_password(conninfo);
   if (password.empty()) return text;

@@ -14,7 +14,9 @@ namespace pgxq::pg {
 // whatever the connection string. `conninfo` may be empty or unparsable.
 std::string scrub_password(std::string text, std::string_view conninfo);
 
-// The connection string itself with its password masked, for display.
-inline std::string mask_conninfo(std::string_view conninfo) { return scrub_password(std::string(conninfo), conninfo); }
+// The connection string itself with its password masked, for display. Only the password's
+// place is masked (user:***@, password=***), never other text that happens to equal it, so a
+// password such as "postgres" leaves the host and database readable.
+std::string mask_conninfo(std::string_view conninfo);
 
 }  // namespace pgxq::pg

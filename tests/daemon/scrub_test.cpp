@@ -57,3 +57,8 @@ TEST_CASE("scrub: masking twice changes nothing more, and text without a passwor
   CHECK(mask_conninfo("") == "");
   CHECK(scrub_password("anything", "not a valid = conninfo '") == "anything");
 }
+
+TEST_CASE("scrub: a displayed connection string masks the password's place only, so the host stays readable") {
+  CHECK(mask_conninfo("postgresql://postgres:postgres@localhost/postgres") == "postgresql://postgres:***@localhost/postgres");
+  CHECK(mask_conninfo("host=db1 dbname=app password=1") == "host=db1 dbname=app password=***");
+}
