@@ -12,8 +12,18 @@ pg::Connection& Session::connection() {
   if (!conn_) {
     conn_ = std::make_unique<pg::Connection>(core_.options.conninfo);
     opened_ = core_.options.clock->now();
-    core_.prepare_session(*conn_, role_);
-    if (setup_) setup_(*conn_);
+    try {
+      core_.prepare_session(*conn_, role_);
+      if (setup_) setup_(*conn_);
+    } catch (const pg::Error& e) {
+      // A lost connection stays until failed() reports it with when it was opened; any other
+      // failure drops it, so the next use opens a new one and runs the whole setup again.
+      if (!e.connection_lost()) conn_.reset();
+      throw;
+    } catch (...) {
+      conn_.reset();
+      throw;
+    }
   }
   return *conn_;
 }

@@ -41,8 +41,9 @@ public:
   // name Health reports, `setup` runs on every new connection after that.
   Session(Core& core, std::string role, std::string component, Setup setup = {});
 
-  // The connection, opened and set up if there is none. Throws pg::Error. A connection whose
-  // setup failed is kept, so a failure reported for it carries when it was opened.
+  // The connection, opened and set up if there is none. Throws pg::Error. A connection lost
+  // during its setup is kept until failed() reports it (with when it was opened); one whose
+  // setup failed otherwise is dropped, so the next call sets up a new one.
   pg::Connection& connection();
   // The database answered: Health hears it, and the next reconnect waits the shortest backoff.
   void ok();
