@@ -28,13 +28,21 @@ bool read_status(PGconn* conn, const TableName& t, pgxq_schema_info& info, pgxq_
   const std::string table = t.sql();
   const std::string ledger = t.sibling(migrations_table);
   // to_regclass resolves a name (search_path included) without failing when it is missing.
-  auto found = query(conn, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+  // The privilege is asked, not tried: a refused SELECT would abort the caller's transaction.
+  auto found = query(conn,
+                     "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,"
+                     " coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false)",
                      {table.c_str(), ledger.c_str()}, ctx, err);
   if (!found) return false;
   info.table_exists = *PQgetvalue(found.get(), 0, 0) == 't';
   const bool ledger_exists = *PQgetvalue(found.get(), 0, 1) == 't';
+  const bool ledger_readable = *PQgetvalue(found.get(), 0, 2) == 't';
   // Versions left behind by a dropped table describe nothing (pgxq_migrate discards them).
   if (!info.table_exists || !ledger_exists) return true;
+  if (!ledger_readable) {
+    info.applied_version = -1;
+    return true;
+  }
 
   const std::string sql = "SELECT coalesce(max(version), 0) FROM " + ledger + " WHERE job_table = $1";
   auto applied = query(conn, sql.c_str(), {t.base.c_str()}, ctx + ": reading " + migrations_table, err);

@@ -4,7 +4,6 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <iostream>
 
 #include <CLI/Version.hpp>
@@ -81,12 +80,9 @@ int check_config(const CheckConfigOptions& o) {
     auto conn = connect(ctx);
     // The very check `pgxqd run` makes at start, on the tables it would work.
     const queue::EngineOptions engine = engine_options(*cfg, ctx.conninfo);
-    std::vector<std::string> tables{engine.table};
-    for (const auto& q : engine.queues)
-      if (!q.table.empty() && std::find(tables.begin(), tables.end(), q.table) == tables.end()) tables.push_back(q.table);
     std::vector<queue::TableCheck> checks;
     try {
-      for (const auto& t : tables) checks.push_back(queue::check_table(conn, t));
+      for (const auto& t : queue::job_tables(engine)) checks.push_back(queue::check_table(conn, t));
     } catch (const pg::Error& e) {
       throw CommandError(e.unreachable() ? kExitUnavailable : kExitFailure, pg::scrub_password(e.what(), ctx.conninfo));
     }

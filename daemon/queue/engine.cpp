@@ -5,6 +5,7 @@
 #include <pgxq/client.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -61,6 +62,16 @@ void validate(EngineOptions& o) {
 
 }  // namespace
 
+std::vector<std::string> job_tables(const EngineOptions& options) {
+  std::vector<std::string> tables;
+  auto add = [&](const std::string& t) {
+    if (std::find(tables.begin(), tables.end(), t) == tables.end()) tables.push_back(t);
+  };
+  if (options.queues.empty()) add(options.table);
+  for (const auto& q : options.queues) add(q.table.empty() ? options.table : q.table);
+  return tables;
+}
+
 struct Engine::Impl {
   std::shared_ptr<Core> core;
   std::shared_ptr<Completer> completer;
@@ -86,7 +97,7 @@ Engine::Engine(EngineOptions options, HandlerMap handlers, std::shared_ptr<spdlo
     : impl_(std::make_unique<Impl>()) {
   validate(options);
   impl_->core = std::make_shared<Core>(std::move(options), std::move(handlers), std::move(log));
-  for (auto& q : impl_->core->options.queues) impl_->core->tables.try_emplace(q.table, q.table);
+  for (const auto& t : job_tables(impl_->core->options)) impl_->core->tables.try_emplace(t, t);
 }
 
 Engine::~Engine() {

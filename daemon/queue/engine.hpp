@@ -48,6 +48,10 @@ struct EngineOptions {
   std::shared_ptr<const Clock> clock;
 };
 
+// The job tables an engine with these options works, each once: every queue's own table, or
+// `table` for a queue that names none (and for the default queue when none is configured).
+std::vector<std::string> job_tables(const EngineOptions& options);
+
 struct QueueStats {
   std::string name;
   int max_workers = 0;

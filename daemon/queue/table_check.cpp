@@ -14,14 +14,25 @@ std::string TableCheck::missing_message() const {
 std::vector<std::string> TableCheck::warnings(bool listen, std::chrono::milliseconds poll_interval) const {
   std::vector<std::string> out;
   if (!exists) return out;
+  if (!version_known()) {
+    out.push_back("cannot read the schema version of job table " + table +
+                  ": this role may not read pgxq_schema_migrations (in the table's schema), so claims do not use the "
+                  "claim index of migration " + std::to_string(kFrontIndexMigration) +
+                  " and slow down on a large backlog; GRANT SELECT on it to the role pgxqd runs as");
+    return out;
+  }
+  // Said as what the ledger records, not as what the catalog holds: a table created by hand
+  // may have the index or trigger without the record, and `pgxqd migrate` then only records.
   const std::string where = "job table " + table + " is at schema version " + std::to_string(applied_version) +
                             " of " + std::to_string(latest_version);
   if (!has_front_index())
-    out.push_back(where + " and lacks the claim index of `pgxqd migrate` (idx_..._front): claims on a large backlog "
-                          "of jobs inserted in one transaction slow down until vacuum; run `pgxqd migrate`");
+    out.push_back(where + ": claims do not use the claim index of migration " + std::to_string(kFrontIndexMigration) +
+                  " (idx_..._front) and slow down on a large backlog of jobs inserted in one transaction until vacuum; "
+                  "run `pgxqd migrate`");
   if (!has_notify_trigger() && listen)
-    out.push_back(where + " and has no NOTIFY trigger: new jobs are found by polling every " +
-                  std::to_string(poll_interval.count()) + "ms; run `pgxqd migrate` for instant pickup");
+    out.push_back(where + ": without the NOTIFY trigger of migration " + std::to_string(kNotifyTriggerMigration) +
+                  " new jobs are found by polling every " + std::to_string(poll_interval.count()) +
+                  "ms; run `pgxqd migrate` for instant pickup");
   return out;
 }
 
@@ -29,7 +40,10 @@ TableCheck check_table(pg::Connection& conn, const std::string& table) {
   pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
   pgxq_error err{};
   if (pgxq_schema_status(conn.get(), table.c_str(), &info, &err) != 0)
-    throw pg::Error("cannot read the schema status of job table " + table + ": " + err.message, err.sqlstate);
+    // An empty SQLSTATE is a failure libpgxq found itself (a lost connection carries class 08):
+    // it must not read as "the database is unreachable".
+    throw pg::Error("cannot read the schema status of job table " + table + ": " + err.message,
+                    err.sqlstate[0] != '\0' ? std::string(err.sqlstate) : std::string("XX000"));
   TableCheck check;
   check.table = table;
   check.exists = info.table_exists != 0;

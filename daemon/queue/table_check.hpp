@@ -19,9 +19,12 @@ inline constexpr int kFrontIndexMigration = 4;     // idx_<table>_front, for sca
 struct TableCheck {
   std::string table;
   bool exists = false;
-  int applied_version = 0;  // 0: no recorded migration (created by go-pgxq, or by hand)
+  // 0: no recorded migration (created by go-pgxq, or by hand); -1: unknown, this role may not
+  // read the ledger (then the engine assumes none).
+  int applied_version = 0;
   int latest_version = 0;   // the last migration this pgxqd's libpgxq knows
 
+  bool version_known() const noexcept { return applied_version >= 0; }
   bool has_notify_trigger() const noexcept { return applied_version >= kNotifyTriggerMigration; }
   bool has_front_index() const noexcept { return applied_version >= kFrontIndexMigration; }
 

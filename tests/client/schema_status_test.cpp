@@ -175,3 +175,23 @@ TEST_CASE("schema status: a table created from pgxq_schema's text reads as up to
   CHECK(scalar(conn, "SELECT count(*) FROM " + schema + ".pgxq_schema_migrations WHERE job_table = 'jobs'") ==
         info.latest_version);
 }
+
+TEST_CASE("schema status: a role that may not read the ledger gets -1 (unknown), and its transaction stays usable") {
+  auto conn = connect();
+  const std::string t = unique_name("status_role");
+  const std::string role = unique_name("noledger");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + "; DROP FUNCTION IF EXISTS " + t + "_notify(); DROP ROLE IF EXISTS " + role);
+  pgxq_error err{};
+  REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
+  conn.exec("CREATE ROLE " + role);
+
+  pgxq::pg::Transaction tx(conn);
+  conn.exec("SET LOCAL ROLE " + role);
+  pgxq_schema_info info = status_of(conn, t);
+  CHECK(info.table_exists == 1);
+  CHECK(info.applied_version == -1);
+  CHECK(info.latest_version == latest_known_version());
+  CHECK(PQtransactionStatus(conn.get()) == PQTRANS_INTRANS);
+  tx.rollback();
+  CHECK(status_of(conn, t).applied_version == latest_known_version());
+}

@@ -73,7 +73,9 @@ static inline void pgxq_insert_opts_init(pgxq_insert_opts* opts) {
 }
 
 /* Inserts one job; args_json NULL or "" means {}; opts NULL means every default. Returns the
- * new id (> 0) or -1. */
+ * new id (> 0) or -1. The job is judged before the connection is looked at, so with conn NULL
+ * it only validates: -1 with an empty SQLSTATE for bad input, -1 with SQLSTATE 08006 ("the
+ * connection is NULL") for a job that would be accepted. */
 int64_t pgxq_insert(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
                     pgxq_error* err);
 
@@ -135,9 +137,12 @@ typedef struct pgxq_schema_info {
   int table_exists;    /* 1 when the table exists, else 0 */
   /* The highest migration version pgxq_schema_migrations records for the table: 0 when the
    * table does not exist, or exists without any record (created by go-pgxq's Migrate or by
-   * hand from older SQL). Higher than latest_version when a newer libpgxq migrated it. */
+   * hand from older SQL). Higher than latest_version when a newer libpgxq migrated it. -1 when
+   * the ledger exists but this role may not read it (GRANT SELECT ON pgxq_schema_migrations). */
   int applied_version;
   int latest_version;  /* the last migration this libpgxq knows: up to date when applied equals it */
+  /* Fields are only appended, and each addition must grow sizeof, or struct_size could not tell
+   * the layouts apart: the 1.0 layout ends in 4 bytes of padding, so append 8-byte fields. */
 } pgxq_schema_info;
 
 #define PGXQ_SCHEMA_INFO_INIT {sizeof(pgxq_schema_info), 0, 0, 0}
