@@ -191,6 +191,15 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
     if (!d.ok()) throw CommandError(kExitUsage, "--in: " + d.error);
     fields.delay_seconds = static_cast<double>(d.value.count()) / 1000.0;
   }
+  // Bad input is a usage error whether or not the database answers: libpgxq judges the job
+  // before it looks at the connection, so without one it only validates (see pgxq_insert).
+  {
+    pgxq_insert_opts opts = insert_opts(fields);
+    opts.table = table.c_str();
+    pgxq_error err{};
+    if (pgxq_insert(nullptr, o.kind.c_str(), o.args.c_str(), &opts, &err) < 0 && !err.sqlstate[0])
+      throw CommandError(kExitUsage, "cannot enqueue into " + table + ": " + insert_error(err));
+  }
   auto conn = connect(ctx);
   if (o.at) {
     // PostgreSQL's own timestamptz parser: every format psql users know works, and the

@@ -184,3 +184,14 @@ TEST_CASE("job fields: the C++ header throws pgxq::client::Error") {
   CHECK_THROWS_AS(pgxq::client::validate_table_name("A"), pgxq::client::Error);
   CHECK_THROWS_AS(pgxq::client::schema("a.b.c"), pgxq::client::Error);
 }
+
+TEST_CASE("validation: without a connection pgxq_insert only judges the job") {
+  pgxq_error err{};
+  CHECK(pgxq_insert(nullptr, "k", "[1]", nullptr, &err) == -1);
+  CHECK(std::string(err.sqlstate).empty());
+  CHECK(std::string(err.message).find("JSON object") != std::string::npos);
+
+  err = pgxq_error{};
+  CHECK(pgxq_insert(nullptr, "k", "{\"a\":1}", nullptr, &err) == -1);
+  CHECK(std::string(err.sqlstate) == "08006");
+}

@@ -190,14 +190,31 @@ TEST_CASE("check-config reads the table's schema version from the migrations led
   auto behind = run({pgxqd(), "check-config", "--config", cfg.path});
   CHECK(behind.code == 0);
   CHECK(has(behind.out, t.name() + ": schema version 1 of " + latest));
-  CHECK(has(behind.out, "warning: job table " + t.name() + " is at schema version 1 of " + latest + " and lacks the claim index"));
-  CHECK(has(behind.out, "and has no NOTIFY trigger"));
+  CHECK(has(behind.out, "warning: job table " + t.name() + " is at schema version 1 of " + latest +
+                            ": claims do not use the claim index of migration 4"));
+  CHECK(has(behind.out, ": without the NOTIFY trigger of migration 2 new jobs are found by polling"));
 
   auto migrated = run({pgxqd(), "migrate", "--table", t.name()});
   CHECK(migrated.code == 0);
   auto again = run({pgxqd(), "check-config", "--config", cfg.path});
   CHECK(has(again.out, t.name() + ": schema version " + latest + " of " + latest));
   CHECK_FALSE(has(again.out, "warning:"));
+}
+
+TEST_CASE("check-config checks the tables run works: a worker table every queue overrides need not exist") {
+  TempTable t("e2e_own");
+  TestConfig cfg(unique_name("e2e_unused"), "\n[queues.default]\ntable = \"" + t.name() + "\"\n");
+  auto r = run({pgxqd(), "check-config", "--config", cfg.path});
+  CHECK(r.code == 0);
+  CHECK(has(r.out, t.name() + ": schema version"));
+}
+
+TEST_CASE("enqueue: bad input is a usage error (64) even when the database is down") {
+  auto r = run({pgxqd(), "enqueue", "noop", "[1,2]"}, {{"PGHOST", "/nonexistent"}});
+  CHECK(r.code == 64);
+  CHECK(has(r.err, "JSON object"));
+  auto down = run({pgxqd(), "enqueue", "noop", "{}"}, {{"PGHOST", "/nonexistent"}});
+  CHECK(down.code == 69);
 }
 
 TEST_CASE("migrate and schema: idempotent migrate, schema printed without a database") {
