@@ -153,8 +153,10 @@ void Engine::Impl::maintenance_loop() {
   while (!maintenance_stop.requested()) {
     auto now = clock.now();
     if (now >= next_rescue) {
+      // The next pass is due a period after this one started, not after it ended: a job
+      // orphaned while a slow pass runs then waits at most one period.
+      next_rescue = now + rescue_every;
       rescuer->run_once();
-      next_rescue = clock.now() + rescue_every;
     }
     // Healthy = every claim loop went round recently (they wake at least once a second).
     bool alive = true;
