@@ -7,6 +7,7 @@
 #include <pgxq/client.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,16 @@ struct ResultDeleter {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Runs one statement on the caller's connection (parameters in text format; none: a simple
+// query, which may hold several statements). Returns the result when its status is `want`,
+// else nullptr with `err` filled (prefixed with `context`).
+Result run(PGconn* conn, const std::string& sql, std::initializer_list<const char*> params, ExecStatusType want,
+           std::string_view context, pgxq_error* err);
+
+// `text` in memory the caller frees with pgxq_free; nullptr with `err` filled ("<what>: out of
+// memory") when there is none.
+char* copy_for_caller(const std::string& text, std::string_view what, pgxq_error* err);
 
 // Size-tagged structs (see "Compatibility" in client.h). Each reader copies the caller's struct
 // into a full-size one of this library, fields past the caller's struct_size left at their

@@ -4,10 +4,7 @@
 // and then find nothing left to do. Applied versions are recorded per table in
 // pgxq_schema_migrations, which lives in the job table's schema.
 #include <cstdlib>
-#include <cstring>
-#include <initializer_list>
 #include <set>
-#include <vector>
 
 #include "internal.hpp"
 #include "migrations.hpp"
@@ -15,20 +12,6 @@
 namespace pgxq::client::detail {
 
 namespace {
-
-// Runs one statement (parameters in text format) and reports a failure into `err`.
-Result run(PGconn* conn, const std::string& sql, std::initializer_list<const char*> params, ExecStatusType want,
-           std::string_view context, pgxq_error* err) {
-  std::vector<const char*> values(params);
-  Result r(values.empty() ? PQexec(conn, sql.c_str())
-                          : PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                         nullptr, nullptr, 0));
-  if (!r || PQresultStatus(r.get()) != want) {
-    set_pg_error(err, conn, r.get(), context);
-    return nullptr;
-  }
-  return r;
-}
 
 // The ledger of applied versions: pgxq_migrate creates it, and pgxq_schema's text does too, so
 // a table created from that text reads as migrated (pgxq_schema_status).
@@ -160,17 +143,9 @@ extern "C" char* pgxq_schema(const char* table, pgxq_error* err) {
       first = false;
     }
     text += " ON CONFLICT DO NOTHING;\n";
-    char* out = static_cast<char*>(std::malloc(text.size() + 1));
-    if (!out) {
-      set_error(err, "pgxq_schema: out of memory");
-      return nullptr;
-    }
-    std::memcpy(out, text.c_str(), text.size() + 1);
-    return out;
+    return copy_for_caller(text, "pgxq_schema", err);
   } catch (...) {
     set_error(err, "pgxq_schema: out of memory");
     return nullptr;
   }
 }
-
-extern "C" void pgxq_free(void* p) { std::free(p); }

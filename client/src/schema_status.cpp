@@ -2,8 +2,6 @@
 // pgxq_migrate writes, without creating or locking anything (it may run inside the caller's
 // transaction, and on databases where the ledger was never created).
 #include <charconv>
-#include <initializer_list>
-#include <vector>
 
 #include "internal.hpp"
 #include "migrations.hpp"
@@ -12,27 +10,17 @@ namespace pgxq::client::detail {
 
 namespace {
 
-Result query(PGconn* conn, const char* sql, std::initializer_list<const char*> params, const std::string& ctx,
-             pgxq_error* err) {
-  std::vector<const char*> values(params);
-  Result r(PQexecParams(conn, sql, static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
-  if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
-    set_pg_error(err, conn, r.get(), ctx);
-    return nullptr;
-  }
-  return r;
-}
-
 bool read_status(PGconn* conn, const TableName& t, pgxq_schema_info& info, pgxq_error* err) {
   const std::string ctx = "schema status of " + t.given();
   const std::string table = t.sql();
   const std::string ledger = t.sibling(migrations_table);
   // to_regclass resolves a name (search_path included) without failing when it is missing.
   // The privilege is asked, not tried: a refused SELECT would abort the caller's transaction.
-  auto found = query(conn,
-                     "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,"
-                     " coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false)",
-                     {table.c_str(), ledger.c_str()}, ctx, err);
+  // Both statements return exactly one row: no FROM, and an aggregate.
+  auto found = run(conn,
+                   "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL,"
+                   " coalesce(has_table_privilege(to_regclass($2), 'SELECT'), false)",
+                   {table.c_str(), ledger.c_str()}, PGRES_TUPLES_OK, ctx, err);
   if (!found) return false;
   info.table_exists = *PQgetvalue(found.get(), 0, 0) == 't';
   const bool ledger_exists = *PQgetvalue(found.get(), 0, 1) == 't';
@@ -45,7 +33,7 @@ bool read_status(PGconn* conn, const TableName& t, pgxq_schema_info& info, pgxq_
   }
 
   const std::string sql = "SELECT coalesce(max(version), 0) FROM " + ledger + " WHERE job_table = $1";
-  auto applied = query(conn, sql.c_str(), {t.base.c_str()}, ctx + ": reading " + migrations_table, err);
+  auto applied = run(conn, sql, {t.base.c_str()}, PGRES_TUPLES_OK, ctx + ": reading " + migrations_table, err);
   if (!applied) return false;
   const char* text = PQgetvalue(applied.get(), 0, 0);
   auto [end, ec] = std::from_chars(text, text + PQgetlength(applied.get(), 0, 0), info.applied_version);

@@ -103,16 +103,9 @@ extern "C" char* pgxq_quote_table_name(const char* table, pgxq_error* err) {
   try {
     auto t = parse_table(table, true, err);
     if (!t) return nullptr;
-    std::string sql = t->sql();
-    char* out = static_cast<char*>(std::malloc(sql.size() + 1));
-    if (!out) {
-      set_error(err, "pgxq_quote_table_name: out of memory");
-      return nullptr;
-    }
-    std::memcpy(out, sql.c_str(), sql.size() + 1);
-    return out;
+    return copy_for_caller(t->sql(), "pgxq_quote_table_name", err);
   } catch (...) {
-    set_error(err, "out of memory");
+    set_error(err, "pgxq_quote_table_name: out of memory");
     return nullptr;
   }
 }
