@@ -24,7 +24,6 @@ struct JobFields {
   std::optional<std::string> queue;
   std::optional<int> priority, max_attempts;
   std::optional<double> delay_seconds;
-  std::optional<int64_t> scheduled_at_unix_us;
 };
 
 // libpgxq's options for `f`, from its defaults; the strings stay owned by `f`.
@@ -42,10 +41,6 @@ pgxq_insert_opts insert_opts(const JobFields& f) {
   if (f.delay_seconds) {
     o.has_delay = 1;
     o.delay_seconds = *f.delay_seconds;
-  }
-  if (f.scheduled_at_unix_us) {
-    o.has_scheduled_at = 1;
-    o.scheduled_at_unix_us = *f.scheduled_at_unix_us;
   }
   return o;
 }
@@ -185,37 +180,34 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
   if (o.args.empty())
     throw CommandError(kExitUsage, "ARGS_JSON is empty (pass a JSON object, e.g. '{\"name\":\"world\"}', or leave it out for {})");
 
-  JobFields fields{o.queue, o.priority, o.max_attempts, std::nullopt, std::nullopt};
+  JobFields fields{o.queue, o.priority, o.max_attempts, std::nullopt};
   if (o.in) {
     auto d = config::parse_duration(*o.in);
     if (!d.ok()) throw CommandError(kExitUsage, "--in: " + d.error);
     fields.delay_seconds = static_cast<double>(d.value.count()) / 1000.0;
   }
+  pgxq_insert_opts opts = insert_opts(fields);
+  opts.table = table.c_str();
+  pgxq_error err{};
   // Bad input is a usage error whether or not the database answers: libpgxq judges the job
   // before it looks at the connection, so without one it only validates (see pgxq_insert).
-  {
-    pgxq_insert_opts opts = insert_opts(fields);
-    opts.table = table.c_str();
-    pgxq_error err{};
-    if (pgxq_insert(nullptr, o.kind.c_str(), o.args.c_str(), &opts, &err) < 0 && !err.sqlstate[0])
-      throw CommandError(kExitUsage, "cannot enqueue into " + table + ": " + insert_error(err));
-  }
+  if (pgxq_insert(nullptr, o.kind.c_str(), o.args.c_str(), &opts, &err) < 0 && !err.sqlstate[0])
+    throw CommandError(kExitUsage, "cannot enqueue into " + table + ": " + insert_error(err));
   auto conn = connect(ctx);
   if (o.at) {
     // PostgreSQL's own timestamptz parser: every format psql users know works, and the
     // session's TimeZone applies to timestamps without an offset.
     try {
       auto r = conn.exec("SELECT (extract(epoch FROM $1::timestamptz) * 1000000)::bigint", {pg::Param(*o.at)});
-      fields.scheduled_at_unix_us = r.int64(0, 0);
+      opts.has_scheduled_at = 1;
+      opts.scheduled_at_unix_us = r.int64(0, 0);
     } catch (const pg::Error& e) {
       if (e.unreachable()) throw;
       throw CommandError(kExitUsage, "--at \"" + *o.at + "\" is not a timestamp: " + e.what() +
                                          " (e.g. '2030-01-31 12:00:00+00' or '2030-01-31T12:00:00Z')");
     }
   }
-  pgxq_insert_opts opts = insert_opts(fields);
-  opts.table = table.c_str();
-  pgxq_error err{};
+  err = pgxq_error{};
   int64_t id = pgxq_insert(conn.get(), o.kind.c_str(), o.args.c_str(), &opts, &err);
   if (id < 0) {
     std::string msg = "cannot enqueue into " + table + ": " + insert_error(err);
