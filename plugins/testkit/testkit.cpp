@@ -3,7 +3,9 @@
 //   noop                                                  complete
 //   sleep   {"ms": N}                                     wait N ms in steps of at most 10 ms,
 //                                                         checking should-stop; complete, or
-//                                                         retry "cancelled" when told to stop
+//                                                         retry "cancelled" when told to stop;
+//                                                         logs "sleeping N ms" at debug level
+//                                                         when N > 0 (tests see it start)
 //   fail    {"times": N, "message": "text"}               retry with message (default "fail")
 //                                                         while attempt <= N, then complete;
 //                                                         without times, always retry
@@ -57,6 +59,7 @@ std::string quoted_table(std::string_view name) {
 
 pgxq::Outcome sleep_job(pgxq::Job& job) {
   auto total = std::chrono::milliseconds(job.arg_or<int64_t>("ms", 0));
+  if (total > 0ms) job.debug("sleeping " + std::to_string(total.count()) + " ms");
   auto deadline = std::chrono::steady_clock::now() + total;
   for (;;) {
     if (job.should_stop()) return pgxq::Retry{"cancelled"};

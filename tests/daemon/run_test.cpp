@@ -29,9 +29,16 @@ TEST_CASE("run: works noop jobs, logs one start-up summary, exits 0 on SIGTERM")
 TEST_CASE("run: SIGTERM lets running jobs finish and leaves unstarted ones available") {
   TempTable t("e2e_release");
   enqueue_sql(t.name(), "sleep", R"({"ms": 700})", 12);
-  TestConfig cfg(t.name(), "[queues.default]\nmax_workers = 2\n");
+  TestConfig cfg(t.name(), "[queues.default]\nmax_workers = 2\n\n[log]\nlevel = \"debug\"\n");
   Process p(run_argv(cfg.path));
-  REQUIRE(wait_until([&] { return count_jobs(t.name(), "state = 'running'") == 2; }));
+  // Both handlers started (a claimed job a worker has not taken yet is handed back instead).
+  auto started = [&] {
+    const std::string log = p.out() + p.err();
+    int n = 0;
+    for (size_t at = log.find("sleeping 700 ms"); at != std::string::npos; at = log.find("sleeping 700 ms", at + 1)) ++n;
+    return n;
+  };
+  REQUIRE(wait_until([&] { return started() >= 2; }));
   p.signal(SIGTERM);
   auto code = p.wait();
   REQUIRE(code);
