@@ -45,8 +45,9 @@ int main_entry(int argc, char** argv) {
   std::map<std::string, CLI::Option*> o;
 
   auto* run = app.add_subcommand("run", "Run the worker daemon (the systemd service's command)");
-  o["run.config"] = run->add_option("-c,--config", r.config, std::string("config file (default ") + config::kDefaultConfigPath +
-                                                                  " when it exists, else built-in defaults)");
+  const std::string config_help =
+      std::string("config file (default ") + config::kDefaultConfigPath + " when it exists, else built-in defaults)";
+  o["run.config"] = run->add_option("-c,--config", r.config, config_help);
   o["run.database"] = run->add_option("-d,--database", r.database, kDatabaseHelp);
   o["run.plugins_dir"] = run->add_option("--plugins-dir", r.plugins_dir, "load plugins from this directory instead of [plugins] dir");
   run->add_flag("--allow-root", r.allow_root, "run even as root (plugins would run with full privileges)");
@@ -54,9 +55,12 @@ int main_entry(int argc, char** argv) {
               "Signals: SIGTERM/SIGINT stop gracefully (a second one stops at once), SIGHUP reloads the config.");
 
   auto* migrate_cmd = app.add_subcommand("migrate", "Create or upgrade the job table (idempotent, safe to run on every deploy)");
-  o["migrate.config"] = migrate_cmd->add_option("-c,--config", r.config, "config file (for the database and table)");
+  o["migrate.config"] = migrate_cmd->add_option("-c,--config", r.config, "config file (for the database and its tables)");
   o["migrate.database"] = migrate_cmd->add_option("-d,--database", r.database, kDatabaseHelp);
-  o["migrate.table"] = migrate_cmd->add_option("-t,--table", r.table, "job table, schema.table allowed (default pgxq_job)");
+  o["migrate.table"] = migrate_cmd->add_option(
+      "-t,--table", r.table,
+      "migrate this job table only, schema.table allowed (default: [worker] table and every [queues.<name>] table of the "
+      "config, else pgxq_job)");
   migrate_cmd->footer("Example:\n  pgxqd migrate --database postgresql://app@db.example/app --table pgxq_job");
 
   auto* schema_cmd = app.add_subcommand("schema", "Print the SQL that creates the job table (go-pgxq's schema plus additions)");
@@ -75,7 +79,8 @@ int main_entry(int argc, char** argv) {
   o["enqueue.in"]->excludes(o["enqueue.at"]);
   o["enqueue.config"] = enq->add_option("-c,--config", r.config, "config file (for the database and table)");
   o["enqueue.database"] = enq->add_option("-d,--database", r.database, kDatabaseHelp);
-  o["enqueue.table"] = enq->add_option("-t,--table", r.table, "job table (default pgxq_job)");
+  o["enqueue.table"] = enq->add_option("-t,--table", r.table,
+                                        "job table (default: the queue's [queues.<name>] table, else [worker] table, else pgxq_job)");
   enq->add_flag("--stdin", r.from_stdin,
                 "read one JSON object per line, {\"kind\":..., \"args\":{...}, \"queue\":..., \"priority\":..., "
                 "\"max_attempts\":...}, and insert them all in one transaction; prints the count");
@@ -83,10 +88,11 @@ int main_entry(int argc, char** argv) {
               "  printf '%s\\n' '{\"kind\":\"hello\",\"args\":{\"name\":\"a\"}}' | pgxqd enqueue --stdin");
 
   auto* check = app.add_subcommand("check-config", "Validate the config and load the plugins; exit 0 only if `run` would start");
-  o["check.config"] = check->add_option("-c,--config", r.config, std::string("config file (default ") + config::kDefaultConfigPath + ")");
+  o["check.config"] = check->add_option("-c,--config", r.config, config_help);
   o["check.database"] = check->add_option("-d,--database", r.database, kDatabaseHelp);
   o["check.plugins_dir"] = check->add_option("--plugins-dir", r.plugins_dir, "load plugins from this directory instead of [plugins] dir");
   check->add_flag("--offline", r.offline, "do not connect to the database (config and plugins only)");
+  check->add_flag("--allow-root", r.allow_root, "check as root, as `run --allow-root` would run (without it, root is refused like `run` refuses it)");
   check->footer("Example:\n  pgxqd check-config --config /etc/pgxqd/pgxqd.toml && systemctl reload pgxqd");
 
   auto* version_cmd = app.add_subcommand("version", "Print the version, the plugin ABI version and build information");
@@ -127,7 +133,7 @@ int main_entry(int argc, char** argv) {
     }
     if (check->parsed())
       return check_config({given(o["check.config"], r.config), given(o["check.database"], r.database),
-                           given(o["check.plugins_dir"], r.plugins_dir), r.offline});
+                           given(o["check.plugins_dir"], r.plugins_dir), r.offline, r.allow_root});
     if (version_cmd->parsed()) return version();
   } catch (const CommandError& e) {
     std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";

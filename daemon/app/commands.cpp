@@ -4,7 +4,9 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include <CLI/Version.hpp>
 #include <pgxq/client.h>
@@ -24,17 +26,68 @@
 
 namespace pgxq::app {
 
+namespace {
+
+// The tables `migrate` and `enqueue` serve: --table alone when given, else the worker table
+// and every table a queue of the config names (the ones `run` works, queue::job_tables).
+std::vector<std::string> config_tables(const TableOptions& o, const Context& ctx) {
+  if (o.table) return {resolve_table(o.table, *ctx.config)};
+  std::vector<std::string> tables{ctx.config->worker.table};
+  for (const auto& t : queue::job_tables(engine_options(*ctx.config, ctx.conninfo)))
+    if (std::find(tables.begin(), tables.end(), t) == tables.end()) tables.push_back(t);
+  return tables;
+}
+
+pgxq_schema_info schema_status(pg::Connection& conn, const std::string& table) {
+  pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
+  pgxq_error err{};
+  if (pgxq_schema_status(conn.get(), table.c_str(), &info, &err) != 0)
+    throw CommandError(pg::unreachable_sqlstate(err.sqlstate) ? kExitUnavailable : kExitFailure,
+                       "cannot read the schema version of " + table + ": " + err.message +
+                           (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
+  return info;
+}
+
+// pgxqd does not create schemas: who owns one and who may use it is the DBA's decision.
+void require_schema(pg::Connection& conn, const std::string& table, const std::string& where) {
+  auto dot = table.find('.');
+  if (dot == std::string::npos) return;
+  const std::string schema = table.substr(0, dot);
+  if (conn.exec("SELECT 1 FROM pg_namespace WHERE nspname = $1", {pg::Param(schema)}).rows() > 0) return;
+  throw CommandError(kExitFailure, "cannot migrate " + table + ": schema " + schema + " does not exist in " + where +
+                                       "; pgxqd does not create schemas: create it first (CREATE SCHEMA " + schema +
+                                       "; then GRANT USAGE ON SCHEMA " + schema +
+                                       " to the role pgxqd runs as) and run pgxqd migrate again");
+}
+
+}  // namespace
+
 int migrate(const TableOptions& o) {
   Context ctx = resolve(o.config, o.database);
-  std::string table = resolve_table(o.table, *ctx.config);
+  const std::vector<std::string> tables = config_tables(o, ctx);
   auto conn = connect(ctx);
-  pgxq_error err{};
-  if (pgxq_migrate(conn.get(), table.c_str(), &err) != 0) {
-    bool unreachable = pg::unreachable_sqlstate(err.sqlstate);
-    throw CommandError(unreachable ? kExitUnavailable : kExitFailure,
-                       "cannot migrate " + table + ": " + err.message + (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
+  const std::string where = describe_connection(conn, ctx);
+  for (const auto& table : tables) {
+    require_schema(conn, table, where);
+    const pgxq_schema_info before = schema_status(conn, table);
+    pgxq_error err{};
+    if (pgxq_migrate(conn.get(), table.c_str(), &err) != 0) {
+      bool unreachable = pg::unreachable_sqlstate(err.sqlstate);
+      throw CommandError(unreachable ? kExitUnavailable : kExitFailure,
+                         "cannot migrate " + table + ": " + err.message +
+                             (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""));
+    }
+    const pgxq_schema_info after = schema_status(conn, table);
+    const std::string version = "schema version " + std::to_string(after.applied_version);
+    if (!before.table_exists)
+      std::cout << "created table " << table << " (" << version << ")";
+    else if (before.applied_version != after.applied_version)
+      std::cout << "migrated table " << table << " from schema version " << before.applied_version << " to "
+                << after.applied_version;
+    else
+      std::cout << "table " << table << " is already up to date (" << version << ")";
+    std::cout << " in " << where << "\n";
   }
-  std::cout << "table " << table << " is up to date (" << describe_database(ctx.conninfo) << ")\n";
   return kExitOk;
 }
 
@@ -50,9 +103,11 @@ int schema(const TableOptions& o) {
 }
 
 int check_config(const CheckConfigOptions& o) {
-  Context ctx = resolve(o.config, o.database, /*require_file=*/true);
+  // The same config, root rule and order as `run`: no config file means built-in defaults.
+  Context ctx = resolve(o.config, o.database);
   auto cfg = ctx.config;
   if (o.plugins_dir) cfg = with_plugin_dir(*cfg, *o.plugins_dir);
+  refuse_root(o.allow_root);
   auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
   plugin::LoadedPlugins plugins;
   try {
@@ -63,7 +118,10 @@ int check_config(const CheckConfigOptions& o) {
   if (plugins.handlers().empty())
     throw CommandError(kExitConfig, "no plugin in " + cfg->plugins.dir + " registered a job kind; `pgxqd run` would refuse to start");
 
-  std::cout << "config " << cfg->path << ": OK\n";
+  if (ctx.config_from_file)
+    std::cout << "config " << cfg->path << ": OK\n";
+  else
+    std::cout << "config: none (" << config::kDefaultConfigPath << " not found): built-in defaults, as `pgxqd run` uses\n";
   std::cout << "  database: " << describe_database(ctx.conninfo);
   if (!ctx.conninfo.empty()) std::cout << " (from " << ctx.conninfo_source << ")";
   std::cout << "\n";
@@ -87,7 +145,7 @@ int check_config(const CheckConfigOptions& o) {
       throw CommandError(e.unreachable() ? kExitUnavailable : kExitFailure, pg::scrub_password(e.what(), ctx.conninfo));
     }
     for (const auto& check : checks)
-      if (!check.exists) throw CommandError(kExitFailure, check.missing_message() + " (in " + describe_database(ctx.conninfo) + ")");
+      if (!check.exists) throw CommandError(kExitFailure, check.missing_message() + " (in " + describe_connection(conn, ctx) + ")");
     std::cout << "  database answered; job table present\n";
     for (const auto& check : checks) {
       std::cout << "  " << check.table << ": schema version " << check.applied_version << " of " << check.latest_version
@@ -98,7 +156,6 @@ int check_config(const CheckConfigOptions& o) {
   } else {
     std::cout << "  database: not checked (--offline)\n";
   }
-  if (geteuid() == 0) std::cout << "  note: `pgxqd run` refuses to run as root without --allow-root\n";
   plugins.shutdown();
   return kExitOk;
 }
@@ -121,6 +178,7 @@ int version() {
             << SPDLOG_VER_PATCH << ", CLI11 " << CLI11_VERSION << ", simdjson " << simdjson::SIMDJSON_VERSION_MAJOR << "."
             << simdjson::SIMDJSON_VERSION_MINOR << "." << simdjson::SIMDJSON_VERSION_REVISION << "\n"
             << "default config: " << config::kDefaultConfigPath << "\n"
+            << "example config: " << config::kExampleConfigPath << "\n"
             << "default plugins dir: " << PGXQ_DEFAULT_PLUGIN_DIR << "\n";
   return kExitOk;
 }

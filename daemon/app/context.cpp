@@ -35,7 +35,7 @@ Context resolve(const std::optional<std::string>& config_flag, const std::option
     ctx.conninfo = ctx.config->database.url;
     ctx.conninfo_source = "config";
   } else {
-    ctx.conninfo_source = "libpq defaults";
+    ctx.conninfo_source = kEnvironmentSource;
   }
   return ctx;
 }
@@ -47,16 +47,24 @@ std::shared_ptr<const config::Config> with_plugin_dir(const config::Config& conf
 }
 
 std::string describe_database(const std::string& conninfo) {
-  if (conninfo.empty()) return "libpq defaults";
+  if (conninfo.empty()) return std::string("from ") + kEnvironmentSource;
   return pg::mask_conninfo(conninfo);
+}
+
+std::string describe_connection(const pg::Connection& conn, const Context& ctx) {
+  if (!ctx.conninfo.empty()) return pg::mask_conninfo(ctx.conninfo);
+  const char* db = PQdb(conn.get());
+  const char* host = PQhost(conn.get());
+  const char* port = PQport(conn.get());
+  return std::string("database ") + (db ? db : "?") + " on " + (host ? host : "?") + ":" + (port ? port : "?") + ", from " +
+         kEnvironmentSource;
 }
 
 std::string resolve_table(const std::optional<std::string>& table_flag, const config::Config& config) {
   if (!table_flag) return config.worker.table;
   pgxq_error err{};
   if (pgxq_validate_table_name(table_flag->c_str(), &err) != 0)
-    throw CommandError(kExitUsage, "invalid --table \"" + *table_flag + "\": " + err.message +
-                                       " (expected lower-case letters, digits and _, optionally schema.table)");
+    throw CommandError(kExitUsage, "--table: " + config::invalid_table_message(*table_flag, err.message));
   return *table_flag;
 }
 
@@ -65,6 +73,15 @@ std::string locate_load_error(const config::Config& config, const std::string& m
     if (message.find("[plugins." + name + "]") != std::string::npos)
       return config.where("plugins." + name) + ": plugins." + name + ": " + message;
   return message;
+}
+
+void refuse_root(bool allow_root) {
+  if (geteuid() == 0 && !allow_root)
+    throw CommandError(kExitFailure,
+                       "refusing to run as root: plugins are native code loaded into this process and run every job, "
+                       "so a bug or a hostile plugin would own the whole machine. Run pgxqd as an unprivileged user "
+                       "(the systemd unit uses the user 'pgxqd'), or pass --allow-root if you accept that risk "
+                       "(e.g. inside a throwaway container)");
 }
 
 pg::Connection connect(const Context& ctx) {

@@ -82,12 +82,7 @@ int run_daemon(const RunOptions& options) {
   auto cfg = ctx.config;
   if (options.plugins_dir) cfg = with_plugin_dir(*cfg, *options.plugins_dir);
 
-  if (geteuid() == 0 && !options.allow_root)
-    throw CommandError(kExitFailure,
-                       "refusing to run as root: plugins are native code loaded into this process and run every job, "
-                       "so a bug or a hostile plugin would own the whole machine. Run pgxqd as an unprivileged user "
-                       "(the systemd unit uses the user 'pgxqd'), or pass --allow-root if you accept that risk "
-                       "(e.g. inside a throwaway container)");
+  refuse_root(options.allow_root);
 
   auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
   if (!ctx.config_from_file) log->info("no config file ({} not found): using built-in defaults", config::kDefaultConfigPath);

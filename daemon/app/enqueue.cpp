@@ -120,11 +120,33 @@ int insert_exit_code(const pgxq_error& err) {
 
 std::string insert_error(const pgxq_error& err) { return std::string(err.message) + (err.sqlstate[0] ? std::string(" (SQLSTATE ") + err.sqlstate + ")" : ""); }
 
-int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
+// The table a job of `queue` goes to: --table, else the queue's [queues.<name>] table, else
+// [worker] table: where `pgxqd run` with this config looks for it.
+std::string table_for(const EnqueueOptions& o, const config::Config& config, const std::optional<std::string>& queue) {
+  if (o.table) return resolve_table(o.table, config);
+  const std::string name = queue.value_or(PGXQ_DEFAULT_QUEUE);
+  for (const auto& q : config.queues)
+    if (q.name == name && !q.table.empty()) return q.table;
+  return config.worker.table;
+}
+
+// The error for a failed insert into `table`. libpgxq's own hint for a missing table is
+// replaced by the command that creates this one.
+std::string insert_failure(const EnqueueOptions& o, const std::string& table, const pgxq_error& err) {
+  std::string msg = "cannot enqueue into " + table + ": ";
+  if (std::string(err.sqlstate) != "42P01") return msg + insert_error(err);
+  std::string message = err.message;
+  if (auto hint = message.find(" (create the job table first"); hint != std::string::npos) message.erase(hint);
+  msg += message + " (SQLSTATE 42P01); create it first: pgxqd migrate ";
+  return msg + (o.config && !o.table ? "--config " + *o.config : "--table " + table);
+}
+
+int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
   auto conn = connect(ctx);
   pg::Transaction tx(conn);
   simdjson::dom::parser parser;
   std::vector<Line> batch;
+  std::string table;  // every line of `batch` goes to this table
   int64_t total = 0;
   auto flush = [&] {
     if (batch.empty()) return;
@@ -144,9 +166,7 @@ int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
         throw CommandError(kExitUsage, "stdin line " + std::to_string(batch[*job].number) + ": " +
                                            std::string(problem) + "; nothing was inserted");
     }
-    if (n < 0)
-      throw CommandError(insert_exit_code(err),
-                         "cannot insert into " + table + ": " + insert_error(err) + "; nothing was inserted");
+    if (n < 0) throw CommandError(insert_exit_code(err), insert_failure(o, table, err) + "; nothing was inserted");
     total += n;
     batch.clear();
   };
@@ -155,8 +175,11 @@ int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
   while (std::getline(in, text)) {
     ++number;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    batch.push_back(parse_line(parser, text, number));
-    if (batch.size() >= kBatch) flush();
+    Line line = parse_line(parser, text, number);
+    std::string line_table = table_for(o, *ctx.config, line.fields.queue);
+    if (line_table != table || batch.size() >= kBatch) flush();
+    table = std::move(line_table);
+    batch.push_back(std::move(line));
   }
   flush();
   tx.commit();
@@ -168,13 +191,14 @@ int from_stdin(const Context& ctx, const std::string& table, std::istream& in) {
 
 int enqueue(const EnqueueOptions& o, std::istream& in) {
   Context ctx = resolve(o.config, o.database);
-  std::string table = resolve_table(o.table, *ctx.config);
   if (o.from_stdin) {
     if (!o.kind.empty() || o.queue || o.priority || o.max_attempts || o.in || o.at)
       throw CommandError(kExitUsage, "--stdin takes every job from stdin: give no KIND, ARGS_JSON, --queue, --priority, "
                                      "--max-attempts, --in or --at with it");
-    return from_stdin(ctx, table, in);
+    if (o.table) resolve_table(o.table, *ctx.config);  // a bad --table is a usage error before any input is read
+    return from_stdin(ctx, o, in);
   }
+  const std::string table = table_for(o, *ctx.config, o.queue);
   if (o.kind.empty()) throw CommandError(kExitUsage, "KIND is required (or --stdin)");
   // libpgxq reads "" as {}; on the command line an empty ARGS_JSON is more likely a mistake.
   if (o.args.empty())
@@ -209,11 +233,7 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
   }
   err = pgxq_error{};
   int64_t id = pgxq_insert(conn.get(), o.kind.c_str(), o.args.c_str(), &opts, &err);
-  if (id < 0) {
-    std::string msg = "cannot enqueue into " + table + ": " + insert_error(err);
-    if (std::string(err.sqlstate) == "42P01") msg += " (create the table first: pgxqd migrate --table " + table + ")";
-    throw CommandError(insert_exit_code(err), msg);
-  }
+  if (id < 0) throw CommandError(insert_exit_code(err), insert_failure(o, table, err));
   std::cout << id << "\n";
   return kExitOk;
 }

@@ -52,9 +52,18 @@ ConfigError::ConfigError(std::vector<Problem> problems)
 namespace {
 
 // The level names operators write (and JSON log lines carry), in LogLevel order.
-constexpr const char* kLogLevelNames[] = {"trace", "debug", "info", "warn", "error", "critical"};
+// "warning" is the name the text and journal logs print (spdlog's, journalctl's -p); "warn" is
+// accepted for it too.
+constexpr const char* kLogLevelNames[] = {"trace", "debug", "info", "warning", "error", "critical"};
 
 }  // namespace
+
+std::string invalid_table_message(const std::string& table, std::string_view libpgxq_message) {
+  // libpgxq's message names the table and the rule it breaks, except for an empty name.
+  std::string msg(libpgxq_message);
+  if (msg.rfind("invalid table name", 0) != 0) msg = "invalid table name \"" + table + "\": " + msg;
+  return msg;
+}
 
 const char* to_string(LogLevel level) noexcept {
   auto i = static_cast<size_t>(level);
@@ -309,9 +318,7 @@ private:
     if (!n->is_string()) return;
     pgxq_error err{};
     if (pgxq_validate_table_name(v.c_str(), &err) != 0) {
-      problem(pos_of(n->source()), section + ".table",
-              "invalid table name \"" + v + "\": " + err.message +
-                  " (expected lower-case letters, digits and _, optionally schema.table, not starting with a digit)");
+      problem(pos_of(n->source()), section + ".table", invalid_table_message(v, err.message));
       return;
     }
     out = v;
@@ -417,7 +424,7 @@ private:
       std::string v;
       get_string(t, s, "level", v);
       if (n->is_string()) {
-        auto it = std::find(levels.begin(), levels.end(), v);
+        auto it = std::find(levels.begin(), levels.end(), v == "warn" ? std::string("warning") : v);
         if (it == levels.end()) {
           std::string msg = "unknown log level \"" + v + "\"";
           auto best = closest(v, levels);
@@ -495,7 +502,8 @@ std::shared_ptr<const Config> load_file(const std::string& path, const Defaults&
     int e = errno;
     std::string msg;
     if (e == ENOENT)
-      msg = "config file not found (create it from the annotated example config/pgxqd.toml, or pass --config FILE)";
+      msg = std::string("config file not found (create it from the annotated example ") + kExampleConfigPath +
+            ", which `cmake --install` puts there, or pass --config FILE)";
     else if (e == EACCES)
       msg = std::string("cannot read the config file: ") + std::strerror(e) +
             " (it must be readable by the user pgxqd runs as)";

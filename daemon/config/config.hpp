@@ -17,6 +17,8 @@
 namespace pgxq::config {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/pgxqd/pgxqd.toml";
+// Where the install puts the annotated example (the top-level CMakeLists.txt's install rule).
+inline constexpr const char* kExampleConfigPath = "/etc/pgxqd/pgxqd.toml.example";
 
 // Where something is in the file (1-based; 0 when not from the file, e.g. a default).
 struct Position {
@@ -45,6 +47,7 @@ private:
 enum class LogLevel { trace, debug, info, warn, error, critical };
 enum class LogFormat { automatic, text, json };
 
+// The level's name in the config and in JSON log lines ("warning" for warn; "warn" is read too).
 const char* to_string(LogLevel level) noexcept;
 const char* to_string(LogFormat format) noexcept;
 
@@ -125,6 +128,9 @@ std::shared_ptr<const Config> load_file(const std::string& path, const Defaults&
 std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source, const Defaults& defaults);
 // The config without a file: `defaults`, one queue "default", plugin dir PGXQ_DEFAULT_PLUGIN_DIR.
 std::shared_ptr<const Config> built_in(const Defaults& defaults);
+
+// The message for a table name libpgxq refused with `libpgxq_message`, naming the table once.
+std::string invalid_table_message(const std::string& table, std::string_view libpgxq_message);
 
 // The closest candidate within a small edit distance, or "" (for "did you mean").
 std::string closest(std::string_view word, const std::vector<std::string>& candidates);

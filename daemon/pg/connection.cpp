@@ -53,7 +53,9 @@ Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo
   if (!conn_) throw Error("cannot connect: out of memory");
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     std::string msg = trim_trailing_newlines(PQerrorMessage(conn_.get()));
-    throw Error("cannot connect to the database (" + mask_conninfo(conninfo.empty() ? "libpq defaults" : conninfo) +
+    throw Error("cannot connect to the database (" +
+                    (conninfo.empty() ? std::string("from the environment (PGHOST, PGDATABASE, ...) or libpq's defaults")
+                                      : mask_conninfo(conninfo)) +
                     "): " + scrub_password(msg, conninfo),
                 "08001");
   }

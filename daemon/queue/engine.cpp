@@ -193,17 +193,22 @@ void Engine::Impl::shutdown(bool fast_path) {
       log.warn("shutdown timeout ({}ms) reached: telling running handlers to stop",
                core->options.shutdown_timeout.count());
   }
+  auto told_to_stop = std::chrono::steady_clock::now();
   if (!idle) {
     core->cancel = true;
     for (auto& p : producers) p->cancel_running();
-    idle = all_idle(std::chrono::steady_clock::now() + core->options.cancel_grace);
+    told_to_stop = std::chrono::steady_clock::now();
+    idle = all_idle(told_to_stop + core->options.cancel_grace);
   }
   if (!idle) {
+    // The time that really passed: a second signal cuts the grace short.
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - told_to_stop).count();
     for (auto& p : producers)
       for (auto& j : p->running_jobs())
         log.error("job {} kind={} queue={}: handler still running {}ms after being told to stop; left running for "
                   "the rescuer",
-                  j.id, j.kind, j.queue, core->options.cancel_grace.count());
+                  j.id, j.kind, j.queue, waited);
   }
   for (auto& p : producers) p->finish_workers();
   if (listener) listener->stop();

@@ -19,22 +19,22 @@ bool has(const std::string& hay, const std::string& needle) { return hay.find(ne
 TEST_CASE("check-config: 0 when run would start, 78 for a bad config or a bad plugin dir") {
   TempTable t("e2e_check");
   TestConfig cfg(t.name());
-  auto ok = run({pgxqd(), "check-config", "--config", cfg.path});
+  auto ok = check_config({"--config", cfg.path});
   CHECK(ok.code == 0);
   CHECK(has(ok.out, ": OK"));
   CHECK(has(ok.out, "testkit"));
   CHECK(has(ok.out, "job table present"));
 
   TestConfig bad(t.name(), "[worker2]\n");
-  auto b = run({pgxqd(), "check-config", "--config", bad.path});
+  auto b = check_config({"--config", bad.path});
   CHECK(b.code == 78);
   CHECK(has(b.err, bad.path + ":11:2: worker2: unknown section [worker2]; did you mean \"worker\"?"));
 
-  auto missing = run({pgxqd(), "check-config", "--config", cfg.dir + "/nope.toml"});
+  auto missing = check_config({"--config", cfg.dir + "/nope.toml"});
   CHECK(missing.code == 78);
   CHECK(has(missing.err, cfg.dir + "/nope.toml: config file not found"));
 
-  auto nodir = run({pgxqd(), "check-config", "--config", cfg.path, "--plugins-dir", cfg.dir + "/no-such-dir"});
+  auto nodir = check_config({"--config", cfg.path, "--plugins-dir", cfg.dir + "/no-such-dir"});
   CHECK(nodir.code == 78);
   CHECK(has(nodir.err, "no-such-dir"));
 
@@ -43,21 +43,21 @@ TEST_CASE("check-config: 0 when run would start, 78 for a bad config or a bad pl
   std::filesystem::create_directory(open_dir);
   std::filesystem::copy_file(plugin_dir() + "/testkit.so", open_dir + "/testkit.so");
   chmod(open_dir.c_str(), 0777);
-  auto w = run({pgxqd(), "check-config", "--config", cfg.path, "--plugins-dir", open_dir});
+  auto w = check_config({"--config", cfg.path, "--plugins-dir", open_dir});
   CHECK(w.code == 78);
 
-  auto table = run({pgxqd(), "check-config", "--config", TestConfig(unique_name("e2e_nt")).path});
+  auto table = check_config({"--config", TestConfig(unique_name("e2e_nt")).path});
   CHECK(table.code == 1);
   CHECK(has(table.err, "pgxqd migrate --table"));
 
-  auto settings = run({pgxqd(), "check-config", "--config", TestConfig(t.name(), "[plugins.no_such_plugin]\nx = 1\n").path});
+  auto settings = check_config({"--config", TestConfig(t.name(), "[plugins.no_such_plugin]\nx = 1\n").path});
   CHECK(settings.code == 78);
   CHECK(has(settings.err, ":11:"));
   CHECK(has(settings.err, "plugins.no_such_plugin: [plugins.no_such_plugin]"));
 }
 
 TEST_CASE("the example config passes check-config") {
-  auto r = run({pgxqd(), "check-config", "--config", source_dir() + "/config/pgxqd.toml", "--plugins-dir", plugin_dir(), "--offline"});
+  auto r = check_config({"--config", source_dir() + "/config/pgxqd.toml", "--plugins-dir", plugin_dir(), "--offline"});
   INFO(r.out, r.err);
   CHECK(r.code == 0);
 }
@@ -179,7 +179,7 @@ TEST_CASE("check-config reads the table's schema version from the migrations led
   const std::string latest = std::to_string(scalar(conn, "SELECT max(version) FROM pgxq_schema_migrations WHERE job_table = $1", {t.name()}));
   REQUIRE(latest != "0");
 
-  auto current = run({pgxqd(), "check-config", "--config", cfg.path});
+  auto current = check_config({"--config", cfg.path});
   CHECK(current.code == 0);
   CHECK(has(current.out, t.name() + ": schema version " + latest + " of " + latest));
   CHECK_FALSE(has(current.out, "warning:"));
@@ -187,7 +187,7 @@ TEST_CASE("check-config reads the table's schema version from the migrations led
   // The ledger decides, not the catalog: with migrations 2.. unrecorded, the trigger and the
   // index still exist but the table reads as version 1, with a warning for each.
   conn.exec("DELETE FROM pgxq_schema_migrations WHERE job_table = $1 AND version >= 2", {t.name()});
-  auto behind = run({pgxqd(), "check-config", "--config", cfg.path});
+  auto behind = check_config({"--config", cfg.path});
   CHECK(behind.code == 0);
   CHECK(has(behind.out, t.name() + ": schema version 1 of " + latest));
   CHECK(has(behind.out, "warning: job table " + t.name() + " is at schema version 1 of " + latest +
@@ -196,7 +196,7 @@ TEST_CASE("check-config reads the table's schema version from the migrations led
 
   auto migrated = run({pgxqd(), "migrate", "--table", t.name()});
   CHECK(migrated.code == 0);
-  auto again = run({pgxqd(), "check-config", "--config", cfg.path});
+  auto again = check_config({"--config", cfg.path});
   CHECK(has(again.out, t.name() + ": schema version " + latest + " of " + latest));
   CHECK_FALSE(has(again.out, "warning:"));
 }
@@ -204,7 +204,7 @@ TEST_CASE("check-config reads the table's schema version from the migrations led
 TEST_CASE("check-config checks the tables run works: a worker table every queue overrides need not exist") {
   TempTable t("e2e_own");
   TestConfig cfg(unique_name("e2e_unused"), "\n[queues.default]\ntable = \"" + t.name() + "\"\n");
-  auto r = run({pgxqd(), "check-config", "--config", cfg.path});
+  auto r = check_config({"--config", cfg.path});
   CHECK(r.code == 0);
   CHECK(has(r.out, t.name() + ": schema version"));
 }

@@ -174,8 +174,8 @@ TEST_CASE("config: unknown section suggests the closest, far-off names get no su
   auto f = error_of("[zzzzzzzz]\n");
   CHECK(contains(f, "unknown section [zzzzzzzz]"));
   CHECK_FALSE(contains(f, "did you mean"));
-  auto g = error_of("[log]\nlevel = \"warning\"\n");
-  CHECK(contains(g, "test.toml:2:9: log.level: unknown log level \"warning\"; did you mean \"warn\"?"));
+  auto g = error_of("[log]\nlevel = \"warnings\"\n");
+  CHECK(contains(g, "test.toml:2:9: log.level: unknown log level \"warnings\"; did you mean \"warning\"?"));
 }
 
 TEST_CASE("config: wrong types say what was expected and what was found") {

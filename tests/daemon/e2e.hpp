@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests of the real pgxqd binary: its path, a config file
-// for a test table in a temp dir, and the --allow-root flag when the tests run as root.
+// for a test table in a temp dir, and the --allow-root flag (run, check-config) when the tests
+// run as root.
 #pragma once
 
 #include <unistd.h>
@@ -38,6 +39,13 @@ inline std::vector<std::string> run_argv(const std::string& config_path) {
   std::vector<std::string> argv{pgxqd(), "run", "--config", config_path};
   if (geteuid() == 0) argv.push_back("--allow-root");
   return argv;
+}
+
+// `pgxqd check-config ARGS`: as root with --allow-root, which it needs there as `run` does.
+inline RunResult check_config(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), {pgxqd(), "check-config"});
+  if (geteuid() == 0) args.push_back("--allow-root");
+  return run(std::move(args), std::move(env));
 }
 
 inline int64_t count_jobs(const std::string& table, const std::string& where) {

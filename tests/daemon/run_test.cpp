@@ -127,7 +127,7 @@ TEST_CASE("run: refuses to run as root without --allow-root and says why") {
 TEST_CASE("logs: JSON lines on request, journald priority prefixes under systemd") {
   TempTable t("e2e_logs");
   TestConfig json(t.name(), "[log]\nformat = \"json\"\n");
-  auto r = run({pgxqd(), "check-config", "--config", json.path, "--offline"});
+  auto r = check_config({"--config", json.path, "--offline"});
   REQUIRE(r.code == 0);
   REQUIRE(!r.err.empty());
   size_t lines = 0;
@@ -142,7 +142,7 @@ TEST_CASE("logs: JSON lines on request, journald priority prefixes under systemd
   CHECK(lines >= 1);
 
   TestConfig plain(t.name());
-  auto j = run({pgxqd(), "check-config", "--config", plain.path, "--offline"}, {{"JOURNAL_STREAM", "8:12345"}});
+  auto j = check_config({"--config", plain.path, "--offline"}, {{"JOURNAL_STREAM", "8:12345"}});
   REQUIRE(j.code == 0);
   CHECK(j.err.rfind("<6>plugin ", 0) == 0);
 }
@@ -175,7 +175,7 @@ TEST_CASE("passwords never appear in any output, on success or on connection fai
     if (url == bad) outputs.push_back(run(run_argv(cfg.path), env));
     outputs.push_back(run({pgxqd(), "migrate", "--table", t.name()}, env));
     outputs.push_back(run({pgxqd(), "enqueue", "noop", "--table", t.name()}, env));
-    outputs.push_back(run({pgxqd(), "check-config", "--config", cfg.path}, env));
+    outputs.push_back(check_config({"--config", cfg.path}, env));
     outputs.push_back(run({pgxqd(), "migrate", "--database", url, "--table", t.name()}));
   }
   CHECK(outputs[0].code == 0);
