@@ -156,10 +156,10 @@ void scenario_backlog(const Env& env, Report& report) {
   const auto& o = env.options;
   // Ten kinds, five handled. testkit has three kinds that complete without SQL (noop, sleep
   // 0 ms, fail 0 times); discard and throw also finish without SQL through the batched
-  // resolution, as 'discarded' and (one attempt each) 'failed'. The five other kinds have no
-  // handler and pile up, never claimed.
+  // resolution, as 'discarded' and, given one attempt so as not to wait out the backoff,
+  // 'failed'. The five other kinds have no handler and pile up, never claimed.
   const std::vector<KindMix> mix{{"noop"},    {"sleep", "{\"ms\":0}"}, {"fail", "{\"times\":0}"},
-                                 {"discard"}, {"throw"},               {"other_1"},
+                                 {"discard"}, {"throw", "{}", 1},      {"other_1"},
                                  {"other_2"}, {"other_3"},             {"other_4"},
                                  {"other_5"}};
   const std::vector<std::string> handled{"noop", "sleep", "fail", "discard", "throw"};
