@@ -616,7 +616,10 @@ inline void run_shutdown(const pgxq_plugin_host* host, pgxq_plugin* plugin, Stat
     try {
       (*it)();
     } catch (const std::exception& e) {
-      host->plugin_log(plugin, PGXQ_LOG_ERROR, (std::string("shutdown hook threw: ") + e.what()).c_str());
+      // A fixed buffer: building a std::string here could throw out of this noexcept function.
+      char line[1024];
+      std::snprintf(line, sizeof line, "shutdown hook threw: %s", e.what());
+      host->plugin_log(plugin, PGXQ_LOG_ERROR, line);
     } catch (...) {
       host->plugin_log(plugin, PGXQ_LOG_ERROR, "shutdown hook threw an unknown exception");
     }
