@@ -60,20 +60,21 @@ RecordTable::~RecordTable() {
 }
 
 double load_backlog(pg::Connection& conn, const std::string& table, int64_t n, const std::vector<KindMix>& mix) {
-  std::vector<std::string> kinds, args;
+  std::vector<std::string> kinds, args, attempts;
   for (auto& m : mix) {
     kinds.push_back(m.kind);
     args.push_back(m.args);
+    attempts.push_back(std::to_string(m.max_attempts));
   }
   std::string n_s = std::to_string(n), kinds_s = quote_array(kinds), args_s = quote_array(args),
-              m_s = std::to_string(mix.size());
+              m_s = std::to_string(mix.size()), attempts_s = quote_array(attempts);
   // Distinct scheduled_at in id order, all in the past: the claim order is the insert order.
   conn.exec("INSERT INTO " + table +
-                " (kind, args, scheduled_at)"
+                " (kind, args, scheduled_at, max_attempts)"
                 " SELECT ($2::text[])[1 + g % $4::int], (($3::text[])[1 + g % $4::int])::jsonb,"
-                " now() - ($1::int8 - g) * interval '1 microsecond'"
+                " now() - ($1::int8 - g) * interval '1 microsecond', ($5::int[])[1 + g % $4::int]"
                 " FROM generate_series(1, $1::int8) g",
-            {n_s, kinds_s, args_s, m_s});
+            {n_s, kinds_s, args_s, m_s, attempts_s});
   auto r = conn.exec("SELECT extract(epoch FROM clock_timestamp())::float8");
   double committed = std::stod(std::string(r.text(0, 0)));
   conn.exec("ANALYZE " + table);

@@ -53,6 +53,7 @@ std::string unique_name(const std::string& prefix);
 struct KindMix {
   std::string kind;
   std::string args = "{}";
+  int max_attempts = 5;  // the job table's default
 };
 
 // Inserts n jobs in one statement (so they become visible, and notify, at one commit), with

@@ -155,10 +155,11 @@ void scenario_process_tx(const Env& env, Report& report) {
 void scenario_backlog(const Env& env, Report& report) {
   const auto& o = env.options;
   // Ten kinds, five handled. testkit has three kinds that complete without SQL (noop, sleep
-  // 0 ms, fail 0 times); discard and throw also finish without SQL, as 'discarded' through the
-  // batched resolution. The five other kinds have no handler and pile up, never claimed.
+  // 0 ms, fail 0 times); discard and throw also finish without SQL through the batched
+  // resolution, as 'discarded' and, given one attempt so as not to wait out the backoff,
+  // 'failed'. The five other kinds have no handler and pile up, never claimed.
   const std::vector<KindMix> mix{{"noop"},    {"sleep", "{\"ms\":0}"}, {"fail", "{\"times\":0}"},
-                                 {"discard"}, {"throw"},               {"other_1"},
+                                 {"discard"}, {"throw", "{}", 1},      {"other_1"},
                                  {"other_2"}, {"other_3"},             {"other_4"},
                                  {"other_5"}};
   const std::vector<std::string> handled{"noop", "sleep", "fail", "discard", "throw"};
@@ -169,7 +170,8 @@ void scenario_backlog(const Env& env, Report& report) {
       if (counts[i] == 0) continue;
       const auto& kind = mix[i].kind;
       if (i < 3) out[{kind, "completed", 1}] = counts[i];
-      else if (i < 5) out[{kind, "discarded", 1}] = counts[i];
+      else if (i == 3) out[{kind, "discarded", 1}] = counts[i];
+      else if (i == 4) out[{kind, "failed", 1}] = counts[i];
       else out[{kind, "available", 0}] = counts[i];
     }
     return out;

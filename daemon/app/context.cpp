@@ -69,9 +69,20 @@ std::string resolve_table(const std::optional<std::string>& table_flag, const co
 }
 
 std::string locate_load_error(const config::Config& config, const std::string& message) {
-  for (const auto& [name, settings] : config.plugins.settings)
-    if (message.find("[plugins." + name + "]") != std::string::npos)
-      return config.where("plugins." + name) + ": plugins." + name + ": " + message;
+  for (const auto& [name, settings] : config.plugins.settings) {
+    const std::string table = "[plugins." + name + "]";
+    auto at = message.find(table);
+    if (at == std::string::npos) continue;
+    std::string key = "plugins." + name;
+    // `[plugins.<name>] setting "<key>" ...` (the host's config errors): the setting's own line.
+    const std::string setting = table + " setting \"";
+    if (message.compare(at, setting.size(), setting) == 0) {
+      auto from = at + setting.size(), to = message.find('"', from);
+      if (to != std::string::npos && config.positions.count(key + "." + message.substr(from, to - from)))
+        key += "." + message.substr(from, to - from);
+    }
+    return config.where(key) + ": " + key + ": " + message;
+  }
   return message;
 }
 

@@ -389,6 +389,16 @@ private:
     }
   }
 
+  // Each plugin setting's own line, so that an error about one setting points at it and not at
+  // its table's header (the copy in PluginSettings keeps no source positions).
+  void record_settings(const std::string& prefix, const toml::table& t) {
+    for (auto&& [k, v] : t) {
+      std::string key = prefix + "." + std::string(k.str());
+      record(key, pos_of(k.source()));
+      if (auto sub = v.as_table()) record_settings(key, *sub);
+    }
+  }
+
   void plugins(const toml::table& t) {
     for (auto&& [k, v] : t) {
       std::string key(k.str());
@@ -405,6 +415,7 @@ private:
       }
       if (auto pt = v.as_table()) {
         record("plugins." + key, kp);
+        record_settings("plugins." + key, *pt);
         cfg_.plugins.settings[key] = PluginSettings{*pt, kp};
         continue;
       }

@@ -3,7 +3,8 @@
 // The view name is validated (one or two parts, each a plain identifier) and quoted, so it is
 // taken literally, case included, as it is stored in the catalog. An unknown view (or a
 // CONCURRENTLY refresh the view does not allow) is a discard carrying the server's message:
-// retrying cannot help. Other database errors retry with backoff.
+// retrying cannot help, and so are args it cannot use. Other database errors retry with
+// backoff.
 #include <pgxq/plugin.hpp>
 
 #include <string>
@@ -51,8 +52,14 @@ bool permanent(const std::string& sqlstate) {
 
 PGXQ_PLUGIN("matview", "1.0.0", [](pgxq::Plugin& p) {
   p.handle("refresh_matview", [](pgxq::Job& job) -> pgxq::Outcome {
-    auto view = job.arg<std::string_view>("view");
-    bool concurrently = job.arg_or<bool>("concurrently", false);
+    std::string_view view;
+    bool concurrently = false;
+    try {
+      view = job.arg<std::string_view>("view");
+      concurrently = job.arg_or<bool>("concurrently", false);
+    } catch (const pgxq::ArgError& e) {
+      return pgxq::Discard{e.what()};
+    }
     std::string quoted = quoted_view(view);
     if (quoted.empty())
       return pgxq::Discard{"args: \"view\" must be \"name\" or \"schema.name\" with identifiers of letters, "

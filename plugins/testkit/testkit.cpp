@@ -11,7 +11,10 @@
 //                                                         without times, always retry
 //   discard {"message": "text"}                           discard with message (default "discard")
 //   throw   {"message": "text"}                           throw std::runtime_error(message)
-//                                                         (default "throw"): tests the boundary
+//                                                         (default "throw"): a failed attempt,
+//                                                         retried with backoff, failed after
+//                                                         max_attempts, recorded as
+//                                                         "std::runtime_error: <message>"
 //   record  {"table": "t", "value": "v", "then": "complete|fail|discard"}
 //                                                         INSERT INTO t (job_id, value) in the
 //                                                         job's transaction, then that outcome
@@ -21,6 +24,8 @@
 //   hang    {"ms": N}                                     ignores should-stop; completes after
 //                                                         N ms, or never without "ms": a handler
 //                                                         that shutdown cannot stop
+// Args a kind cannot use (missing, mistyped, not a JSON object) are a discard carrying the
+// SDK's message ("args: ..."): no retry can fix them.
 #include <pgxq/plugin.hpp>
 
 #include <algorithm>
@@ -104,6 +109,18 @@ pgxq::Outcome hang_job(pgxq::Job& job) {
   return pgxq::Complete{};
 }
 
+// An ArgError left to escape would be a failed attempt, retried to no avail: discard instead.
+template <class F>
+auto discarding_bad_args(F handler) {
+  return [handler](pgxq::Job& job) -> pgxq::Outcome {
+    try {
+      return handler(job);
+    } catch (const pgxq::ArgError& e) {
+      return pgxq::Discard{e.what()};
+    }
+  };
+}
+
 // Returned through the raw C API: the C++ outcome types cannot express an unknown code.
 int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
 
@@ -111,17 +128,17 @@ int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 9
 
 PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
   p.handle("noop", [](pgxq::Job&) -> pgxq::Outcome { return pgxq::Complete{}; });
-  p.handle("sleep", sleep_job);
-  p.handle("fail", fail_job);
-  p.handle("discard", [](pgxq::Job& job) -> pgxq::Outcome {
+  p.handle("sleep", discarding_bad_args(sleep_job));
+  p.handle("fail", discarding_bad_args(fail_job));
+  p.handle("discard", discarding_bad_args([](pgxq::Job& job) -> pgxq::Outcome {
     return pgxq::Discard{job.arg_or<std::string>("message", "discard")};
-  });
-  p.handle("throw", [](pgxq::Job& job) -> pgxq::Outcome {
+  }));
+  p.handle("throw", discarding_bad_args([](pgxq::Job& job) -> pgxq::Outcome {
     throw std::runtime_error(job.arg_or<std::string>("message", "throw"));
-  });
-  p.handle("record", record_job);
+  }));
+  p.handle("record", discarding_bad_args(record_job));
   p.handle("abort", [](pgxq::Job&) -> pgxq::Outcome { std::abort(); });
-  p.handle("hang", hang_job);
+  p.handle("hang", discarding_bad_args(hang_job));
   if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
     throw std::runtime_error(p.host()->last_error());
 });

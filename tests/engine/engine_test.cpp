@@ -122,14 +122,16 @@ TEST_CASE("a kind without a handler is never claimed") {
   CHECK(r.attempted_at_null);
 }
 
-TEST_CASE("handler exception: discarded as 'panic: <what>'") {
+TEST_CASE("handler exception: a failed attempt, retried, failed as '<type>: <what>'") {
   EngineFixture f;
-  auto id = f.insert("throw", R"({"message": "kaboom"})");
+  auto id = f.insert("throw", R"({"message": "kaboom"})", "default", 0, 3);
   auto e = f.make_engine(f.options());
   e->start();
-  REQUIRE(wait_state(f, id, "discarded"));
+  REQUIRE(wait_state(f, id, "failed"));
   e->stop();
-  CHECK(f.row(id).error.value_or("") == "panic: kaboom");
+  auto r = f.row(id);
+  CHECK(r.attempt == 3);
+  CHECK(r.error.value_or("") == "std::runtime_error: kaboom");
 }
 
 TEST_CASE("unknown outcome code is an error naming the code, then retried") {

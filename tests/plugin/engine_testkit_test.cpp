@@ -50,7 +50,7 @@ TEST_CASE("engine + testkit: each kind ends in the state and error the interface
   add("sleep", R"({"ms": 20})", "completed", std::nullopt);
   add("fail", R"({"message": "nope"})", "failed", "nope", 1);
   add("discard", R"({"message": "bye"})", "discarded", "discard: bye");
-  add("throw", R"({"message": "kaboom"})", "discarded", "panic: kaboom");
+  add("throw", R"({"message": "kaboom"})", "failed", "std::runtime_error: kaboom", 1);
   add("record", R"({"table": ")" + rec + R"(", "value": "kept"})", "completed", std::nullopt);
   add("record", R"({"table": ")" + rec + R"(", "value": "dropped", "then": "discard"})", "discarded",
       "discard: record: then discard");

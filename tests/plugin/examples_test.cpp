@@ -115,6 +115,6 @@ TEST_CASE("matview: view names are validated before any SQL") {
     CHECK(o.message.find("\"view\" must be") != std::string::npos);
   }
   auto o = m.run(R"({"view": 5})");
-  CHECK(o.code == OutcomeCode::panic);
+  CHECK(o.code == OutcomeCode::discard);
   CHECK(o.message == "args: \"view\" must be a string, got a number");
 }

@@ -1,9 +1,11 @@
 // The SDK as a handler author outside this tree gets it: installed with `cmake --install` into
 // a temporary prefix, then a C++ and a C plugin built with find_package(pgxq-plugin), and a C
-// plugin built with pkg-config (as C99 pedantic), all loaded and called through the loader.
+// plugin built with pkg-config (as C99 pedantic), all loaded and called through the loader; the
+// CMake-built ones export nothing but the entry.
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "plugin_test_support.hpp"
 #include "support.hpp"
@@ -75,6 +77,18 @@ TEST_CASE("sdk: a plugin built outside the tree against the installed SDK loads 
             std::string(PGXQ_C_COMPILER) + " -std=c99 -pedantic -Wall -Wextra -Werror -shared -fPIC "
                 "-fvisibility=hidden $(pkg-config --cflags pgxq-plugin) -o " + work + "/build/oot_pc.so " + src + "/pc.c"},
            {{"PKG_CONFIG_PATH", prefix + "/share/pkgconfig"}});
+
+  // pgxq_add_plugin's promise: only the entry is exported, even from C++ (whose std::
+  // template instantiations are weak symbols of default visibility).
+  for (const char* so : {"oot_cpp.so", "oot_c.so"}) {
+    auto nm = run({"nm", "-D", "--defined-only", work + "/build/" + so});
+    INFO(so << ":\n" << nm.out << nm.err);
+    REQUIRE(nm.code == 0);
+    std::istringstream lines(nm.out);
+    std::vector<std::string> names;
+    for (std::string line; std::getline(lines, line);) names.push_back(line.substr(line.find_last_of(' ') + 1));
+    CHECK(names == std::vector<std::string>{"pgxq_plugin_entry"});
+  }
 
   PluginDir dir;
   dir.add(work + "/build/oot_cpp.so", "oot_cpp.so");

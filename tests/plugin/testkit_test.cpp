@@ -106,24 +106,25 @@ TEST_CASE("testkit: discard discards with its message") {
   CHECK(t.run("discard").message == "discard");
 }
 
-TEST_CASE("testkit: throw is caught at the boundary and becomes a panic") {
+TEST_CASE("testkit: throw is caught at the boundary and is a failed attempt named by its type") {
   Testkit t;
   auto o = t.run("throw", R"({"message": "kaboom"})");
-  CHECK(o.code == OutcomeCode::panic);  // recorded by the engine as "panic: kaboom"
-  CHECK(o.message == "kaboom");
+  CHECK(o.code == OutcomeCode::retry);  // retried with the daemon's backoff
+  CHECK(o.message == "std::runtime_error: kaboom");
+  CHECK_FALSE(o.delay.has_value());
 }
 
-TEST_CASE("testkit: bad args are a panic naming the key") {
+TEST_CASE("testkit: bad args are a discard naming the key") {
   Testkit t;
   auto o = t.run("sleep", R"({"ms": "soon"})");
-  CHECK(o.code == OutcomeCode::panic);
+  CHECK(o.code == OutcomeCode::discard);
   CHECK(o.message == "args: \"ms\" must be an integer, got a string");
   o = t.run("record", R"({"value": "x"})");
   CHECK(o.message == "args: \"table\" is required but missing or null");
   o = t.run("noop", "not json");  // noop never reads args
   CHECK(o.code == OutcomeCode::complete);
   o = t.run("discard", "[1,2]");
-  CHECK(o.code == OutcomeCode::panic);
+  CHECK(o.code == OutcomeCode::discard);
   CHECK(o.message.find("args: expected a JSON object") == 0);
 }
 

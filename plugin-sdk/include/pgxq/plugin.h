@@ -41,7 +41,8 @@
  *     host copies what it keeps). Strings returned are owned by the host; their lifetime is
  *     stated per function. Never free them.
  *   - Plugins must not let a C++ exception, longjmp or signal escape into the host. The C++
- *     wrapper (pgxq/plugin.hpp) catches every exception at the boundary.
+ *     wrapper (pgxq/plugin.hpp) catches every exception at the boundary and turns it into a
+ *     RETRY outcome (a failed attempt) with the message "<type>: <what()>".
  */
 #ifndef PGXQ_PLUGIN_H
 #define PGXQ_PLUGIN_H
@@ -108,9 +109,11 @@ extern "C" {
 #define PGXQ_OUTCOME_SNOOZE 3   /* RESERVED for a later minor (run again later without using
                                    an attempt), which will append what it needs to the host
                                    table. ABI 1.0 hosts treat it as an unknown code. */
-#define PGXQ_OUTCOME_PANIC 4    /* the handler blew up (the C++ wrapper returns it for an escaped
-                                   exception): roll back; discard, recorded as
-                                   "panic: <message>" the way go-pgxq records a handler panic. */
+#define PGXQ_OUTCOME_PANIC 4    /* the handler gave up for good the way a panicking go-pgxq
+                                   handler does (the C++ wrapper returns it for a thrown
+                                   pgxq::Panic): roll back; discard, recorded as
+                                   "panic: <message>". An ordinary error is RETRY: the C++
+                                   wrapper returns RETRY for every other escaped exception. */
 /* Any other value: the host records the job as failed by an error ("handler returned unknown
  * outcome code N") and retries it like any failure; the daemon keeps running. */
 

@@ -9,10 +9,18 @@
 //     job.arg<std::string_view>(...)), SQL in the job's transaction returning RAII pgxq::Rows,
 //     should_stop(), logging.
 //   - Outcome types: pgxq::Complete{}, pgxq::Retry{message, delay}, pgxq::Discard{message}.
-//   - The boundary: any exception leaving a handler becomes a PANIC outcome (a discard recorded
-//     as "panic: <what()>"; "panic: unknown exception" for non-std exceptions), the way go-pgxq
-//     records a handler panic; any exception leaving init refuses the plugin with its text.
-//     No exception ever reaches the host.
+//   - The boundary. An exception leaving a handler is an ordinary error, C++'s way of returning
+//     one (as a Go handler returns `error`): a failed attempt, rolled back and retried with the
+//     daemon's backoff, failed for good once max_attempts are used up. Its message is
+//     "<type>: <what()>" with the exception's demangled dynamic type, e.g.
+//     "pgxq::SqlError: relation "greetings" does not exist (SQLSTATE 42P01)" or
+//     "std::runtime_error: boom"; an exception not derived from std::exception is recorded as
+//     "unknown exception of type <type> (not derived from std::exception, so no message)".
+//     Discarding is explicit: return pgxq::Discard{message}. To discard from deep inside a
+//     call, the way go-pgxq records a handler panic, throw pgxq::Panic{message}: the job is
+//     discarded and recorded as "panic: <message>". Any exception leaving init refuses the
+//     plugin with its text. No exception ever reaches the host, and building these messages
+//     cannot throw (the exception may be std::bad_alloc).
 //
 // Threads: handlers run concurrently on worker threads. A pgxq::Job and the Rows it returns
 // belong to one handler call on one thread. pgxq::Plugin is only for init (its config getters
@@ -25,6 +33,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -36,9 +47,17 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 #include <vector>
+
+#if defined(__has_include)
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#define PGXQ_PLUGIN_HAVE_CXXABI 1
+#endif
+#endif
 
 namespace pgxq {
 
@@ -54,6 +73,19 @@ struct Discard {
 };
 using Outcome = std::variant<Complete, Retry, Discard>;
 
+// Thrown from anywhere inside a handler to discard the job as a panic: recorded as
+// "panic: <message>", the way go-pgxq records a panicking handler. Deliberately not derived
+// from std::exception, so a handler's own `catch (const std::exception&)` does not swallow it.
+// For an ordinary permanent failure, return pgxq::Discard{message} instead.
+class Panic {
+public:
+  explicit Panic(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept { return message_.c_str(); }
+
+private:
+  std::string message_;
+};
+
 // ---- Errors -------------------------------------------------------------------------------------
 
 // A host call failed (SQL error, bad argument, wrong time). sqlstate() is set for SQL errors.
@@ -67,6 +99,15 @@ public:
 private:
   int code_;
   std::string sqlstate_;
+};
+
+// A statement run with Job::exec failed in the database. what() is the server's message with
+// its SQLSTATE, e.g. `relation "greetings" does not exist (SQLSTATE 42P01)`; sqlstate() the
+// five characters alone, to tell a deadlock (40P01) or a serialization failure (40001) from a
+// missing table (42P01).
+class SqlError : public HostError {
+public:
+  using HostError::HostError;
 };
 
 // A job's args are not what the handler expects (missing key, wrong type, not JSON).
@@ -252,8 +293,11 @@ public:
   }
 
   // Runs parameterised SQL ($1..$n, text format) in the job's transaction (opened on first
-  // use; it commits only if the handler returns Complete). Throws HostError with the server's
-  // message and SQLSTATE; after that the transaction is aborted and the job cannot complete.
+  // use; it commits only if the handler returns Complete). Throws SqlError (a HostError) with
+  // the server's message and SQLSTATE when the database refuses the statement; after that the
+  // transaction is aborted and the job cannot complete. Left uncaught, it makes the attempt
+  // fail and the job is retried. Other failures (bad arguments, the host out of memory) throw
+  // HostError.
   Rows exec(std::string_view sql, std::initializer_list<Param> params = {}) {
     return exec(sql, std::span<const Param>(params.begin(), params.size()));
   }
@@ -273,7 +317,8 @@ public:
     }
     pgxq_plugin_rows* rows = nullptr;
     int rc = host_->exec(job_, sql_z.c_str(), static_cast<int>(ptrs.size()), ptrs.data(), &rows);
-    if (rc != PGXQ_PLUGIN_OK) throw detail::host_error(host_, rc, "SQL failed");
+    if (rc == PGXQ_PLUGIN_E_SQL) throw SqlError(rc, host_->last_error(), host_->last_sqlstate());
+    if (rc != PGXQ_PLUGIN_OK) throw detail::host_error(host_, rc, "exec failed");
     return Rows(host_, rows);
   }
 
@@ -467,11 +512,62 @@ private:
 
 namespace detail {
 
-// The host records a PANIC as "panic: <message>". No allocation here: the exception may be
-// bad_alloc, and set_message copies the text itself.
-inline int panic(const pgxq_plugin_host* host, pgxq_plugin_job* job, const char* what) noexcept {
-  host->set_message(job, what ? what : "unknown exception");
-  return PGXQ_OUTCOME_PANIC;
+// The demangled name of `type` in a malloc'ed buffer the caller frees, or NULL (demangling
+// unavailable or out of memory: the caller falls back to type.name()).
+inline char* demangle(const std::type_info& type) noexcept {
+#ifdef PGXQ_PLUGIN_HAVE_CXXABI
+  int status = 0;
+  char* name = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  if (status == 0) return name;
+  std::free(name);
+#else
+  (void)type;
+#endif
+  return nullptr;
+}
+
+// The type of the exception being handled, or NULL when the runtime cannot say.
+inline const std::type_info* current_exception_type() noexcept {
+#ifdef PGXQ_PLUGIN_HAVE_CXXABI
+  return abi::__cxa_current_exception_type();
+#else
+  return nullptr;
+#endif
+}
+
+// Records "<type>: <what>" (or, for an exception not derived from std::exception, that it
+// carries no message) as the failed attempt's message. The exception may be std::bad_alloc,
+// so nothing here throws: the text is built in malloc'ed memory, and in a fixed buffer,
+// truncated, when even that fails.
+inline void set_exception_message(const pgxq_plugin_host* host, pgxq_plugin_job* job, const std::type_info* type,
+                                  const char* what, bool is_std) noexcept {
+  char* demangled = type ? demangle(*type) : nullptr;
+  const char* name = demangled ? demangled : type ? type->name() : nullptr;
+  const char* parts[3];
+  if (is_std) {
+    parts[0] = name ? name : "std::exception";
+    parts[1] = what && *what ? ": " : "";
+    parts[2] = what ? what : "";
+  } else if (name) {
+    parts[0] = "unknown exception of type ";
+    parts[1] = name;
+    parts[2] = " (not derived from std::exception, so no message)";
+  } else {
+    parts[0] = "unknown exception (not derived from std::exception; its type and message are unknown)";
+    parts[1] = parts[2] = "";
+  }
+  const size_t length = std::strlen(parts[0]) + std::strlen(parts[1]) + std::strlen(parts[2]);
+  char* text = static_cast<char*>(std::malloc(length + 1));
+  char fallback[512];
+  size_t size = length + 1;
+  if (!text) {
+    text = fallback;
+    size = sizeof fallback;
+  }
+  std::snprintf(text, size, "%s%s%s", parts[0], parts[1], parts[2]);
+  host->set_message(job, text);
+  if (text != fallback) std::free(text);
+  std::free(demangled);
 }
 
 inline int trampoline(const pgxq_plugin_host* host, pgxq_plugin_job* job, void* user_data) noexcept {
@@ -489,10 +585,15 @@ inline int trampoline(const pgxq_plugin_host* host, pgxq_plugin_job* job, void* 
       return PGXQ_OUTCOME_DISCARD;
     }
     return PGXQ_OUTCOME_COMPLETE;
+  } catch (const Panic& p) {
+    host->set_message(job, p.what());
+    return PGXQ_OUTCOME_PANIC;
   } catch (const std::exception& e) {
-    return panic(host, job, e.what());
+    set_exception_message(host, job, &typeid(e), e.what(), true);
+    return PGXQ_OUTCOME_RETRY;
   } catch (...) {
-    return panic(host, job, nullptr);
+    set_exception_message(host, job, current_exception_type(), nullptr, false);
+    return PGXQ_OUTCOME_RETRY;
   }
 }
 
@@ -515,7 +616,10 @@ inline void run_shutdown(const pgxq_plugin_host* host, pgxq_plugin* plugin, Stat
     try {
       (*it)();
     } catch (const std::exception& e) {
-      host->plugin_log(plugin, PGXQ_LOG_ERROR, (std::string("shutdown hook threw: ") + e.what()).c_str());
+      // A fixed buffer: building a std::string here could throw out of this noexcept function.
+      char line[1024];
+      std::snprintf(line, sizeof line, "shutdown hook threw: %s", e.what());
+      host->plugin_log(plugin, PGXQ_LOG_ERROR, line);
     } catch (...) {
       host->plugin_log(plugin, PGXQ_LOG_ERROR, "shutdown hook threw an unknown exception");
     }
