@@ -2,6 +2,8 @@
 // pgxqd.toml, not at the [plugins.<name>] header above it.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "plugin_test_support.hpp"
@@ -19,8 +21,9 @@ TEST_CASE("pgxqd check-config: a mistyped plugin setting is reported at the key'
              "# the greeting hello_c prints\n"
              "\n"
              "greeting = 5\n");
-  const std::vector<std::string> argv{bin_dir() + "/pgxqd", "check-config", "--offline", "--config", config,
+  std::vector<std::string> argv{bin_dir() + "/pgxqd", "check-config", "--offline", "--config", config,
                                 "--plugins-dir", plugins.path()};
+  if (geteuid() == 0) argv.push_back("--allow-root");  // check-config refuses root as run does
   auto r = run(argv);
   INFO(r.out << r.err);
   CHECK(r.code == 78);
