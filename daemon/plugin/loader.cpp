@@ -1,9 +1,10 @@
 // plugin/loader: opens the plugins directory once and finds the *.so files in it (name order),
 // refuses a config file, directory, parent directory or file anyone but root or pgxqd's own
 // user could have written (plugin/trust), loads each file from the descriptor it checked
-// (plugin/plugin_file; RTLD_NOW | RTLD_LOCAL, never dlclosed), checks the descriptor's ABI before calling anything else, runs init with the
-// plugin's settings and collects the kinds it registers. Any refusal throws LoadError after
-// shutting down the plugins initialised so far, so nothing half-loaded keeps running.
+// (plugin/plugin_file; RTLD_NOW | RTLD_LOCAL, never dlclosed), checks the descriptor's ABI
+// before calling anything else, runs init with the plugin's settings and collects the kinds it
+// registers. Any refusal throws LoadError after shutting down the plugins initialised so far,
+// so nothing half-loaded keeps running.
 #include "plugin/loader.hpp"
 
 #include <dirent.h>
