@@ -80,7 +80,8 @@ void check_ancestors(const std::string& what, const std::string& path, int dir_f
   Fd current(::dup(dir_fd));
   if (current.get() < 0) throw LoadError("cannot read " + what + " " + path + ": " + errno_text(errno));
   for (;;) {
-    Fd parent(::openat(current.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // O_PATH: walking up needs only search permission, as resolving the path did.
+    Fd parent(::openat(current.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (parent.get() < 0)
       throw LoadError("cannot read the directory above " + fd_path(current.get(), path) + " (on the way from " + what +
                       " " + path + " to /): " + errno_text(errno));
@@ -116,7 +117,7 @@ void check_config_file(const std::string& path, uid_t owner) {
   // The directory that holds it: who can write there can replace the file.
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (parent.empty()) parent = ".";
-  Fd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd dir(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) throw LoadError("cannot read the directory of config file " + path + ": " + errno_text(errno));
   struct stat dst {};
   if (::fstat(dir.get(), &dst) != 0)
