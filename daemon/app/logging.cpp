@@ -12,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "pg/one_line.hpp"
 #include "pg/utf8.hpp"
 
 namespace pgxq::app {
@@ -117,6 +118,35 @@ public:
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
+// Formats with `inner` after making the message one line (pg/one_line): a job's args, a
+// handler's message or a server error can hold CR/LF, and the line after one would be taken
+// for a line of pgxqd's own, or, under journald, for one with the "<N>" priority it starts with.
+class OneLineFormatter : public spdlog::formatter {
+public:
+  explicit OneLineFormatter(std::unique_ptr<spdlog::formatter> inner) : inner_(std::move(inner)) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (!pg::needs_one_line(payload)) return inner_->format(msg, dest);
+    const std::string safe = pg::one_line(payload);
+    spdlog::details::log_msg copy = msg;
+    copy.payload = spdlog::string_view_t(safe.data(), safe.size());
+    inner_->format(copy, dest);
+    // The colour sink reads the range the pattern marked (%^...%$) from the message it passed.
+    msg.color_range_start = copy.color_range_start;
+    msg.color_range_end = copy.color_range_end;
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<OneLineFormatter>(inner_->clone());
+  }
+
+private:
+  std::unique_ptr<spdlog::formatter> inner_;
+};
+
+std::unique_ptr<spdlog::formatter> one_line_pattern(const std::string& pattern) {
+  return std::make_unique<OneLineFormatter>(std::make_unique<spdlog::pattern_formatter>(pattern));
+}
+
 }  // namespace
 
 LogStyle resolve_style(config::LogFormat format) {
@@ -136,7 +166,7 @@ std::shared_ptr<spdlog::logger> make_logger(LogStyle style, config::LogLevel lev
   if (style == LogStyle::terminal) {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::always);
     log = std::make_shared<spdlog::logger>("pgxqd", std::move(sink));
-    log->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-8l%$ %v");
+    log->set_formatter(one_line_pattern("%Y-%m-%d %H:%M:%S.%e %^%-8l%$ %v"));
   } else {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     log = std::make_shared<spdlog::logger>("pgxqd", std::move(sink));
@@ -146,9 +176,9 @@ std::shared_ptr<spdlog::logger> make_logger(LogStyle style, config::LogLevel lev
       // journald adds its own timestamps; the priority prefix sets the entry's level.
       auto f = std::make_unique<spdlog::pattern_formatter>();
       f->add_flag<PriorityFlag>('*').set_pattern("%*%v");
-      log->set_formatter(std::move(f));
+      log->set_formatter(std::make_unique<OneLineFormatter>(std::move(f)));
     } else {
-      log->set_pattern("%Y-%m-%d %H:%M:%S.%e %-8l %v");
+      log->set_formatter(one_line_pattern("%Y-%m-%d %H:%M:%S.%e %-8l %v"));
     }
   }
   set_level(*log, level);

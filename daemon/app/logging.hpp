@@ -1,6 +1,8 @@
 // app/logging: builds the one logger the daemon passes to every part (engine, loader): human
 // text on a terminal, journald-style lines ("<N>" priority prefix, no timestamp) under systemd,
-// or JSON lines on request. Nothing here touches spdlog's global default logger.
+// or JSON lines on request. Every message stays on its one line, whatever text from jobs,
+// handlers or the server it holds (line breaks and control bytes are escaped visibly, see
+// pg/one_line). Nothing here touches spdlog's global default logger.
 #pragma once
 
 #include <memory>

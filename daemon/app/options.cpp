@@ -37,6 +37,7 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
 plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log) {
   plugin::LoaderOptions o;
   o.dir = config.plugins.dir;
+  o.config_file = config.path;
   for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
   o.log = std::move(log);
   return o;

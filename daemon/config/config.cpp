@@ -316,6 +316,10 @@ private:
     std::string v;
     get_string(t, section, "table", v);
     if (!n->is_string()) return;
+    if (v.find('\0') != std::string::npos) {  // the check below reads a C string: it would stop there
+      problem(pos_of(n->source()), section + ".table", "invalid table name: it contains a NUL character (\\u0000); use lower-case letters, digits and _, optionally schema.table");
+      return;
+    }
     pgxq_error err{};
     if (pgxq_validate_table_name(v.c_str(), &err) != 0) {
       problem(pos_of(n->source()), section + ".table", invalid_table_message(v, err.message));

@@ -16,6 +16,10 @@ DurationParse fail(std::string_view text, std::string why) {
   return r;
 }
 
+// The longest duration accepted: far beyond any sensible timeout or interval, and far enough
+// below what a clock's time_point (int64 nanoseconds, about 292 years) can add to "now".
+constexpr int64_t kLongestMs = 3650LL * 86'400'000;
+
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 
@@ -84,6 +88,8 @@ DurationParse parse_duration(std::string_view text) {
     if (part > kMax - total) return fail(original, "the value is too large");
     total += part;
   }
+  if (total > kLongestMs)
+    return fail(original, "the value is too large: the longest duration accepted is 3650d (about 10 years)");
   DurationParse r;
   r.value = std::chrono::milliseconds(total);
   return r;

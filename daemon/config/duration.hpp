@@ -16,7 +16,8 @@ struct DurationParse {
 
 // Accepts one or more <number><unit> groups (units: ms, s, m, h, d; the number may have a
 // fraction) or a bare "0". Rejects negative values, missing units, unknown units, values
-// finer than a millisecond and values that do not fit in 64-bit milliseconds.
+// finer than a millisecond and values longer than 3650d (about ten years: anything longer would
+// overflow the clock arithmetic that adds a duration to "now").
 DurationParse parse_duration(std::string_view text);
 
 // The shortest form parse_duration reads back to the same value: "1h30m", "250ms", "0s".

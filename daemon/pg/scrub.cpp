@@ -4,21 +4,24 @@
 #include <libpq-fe.h>
 
 #include <regex>
+#include <vector>
 
 namespace pgxq::pg {
 
 namespace {
 
-// The password libpq would use from `conninfo` ("" when none or unparsable).
-std::string parsed_password(std::string_view conninfo) {
-  if (conninfo.empty()) return {};
+// The secrets libpq would use from `conninfo`: password and sslpassword (none when unparsable).
+std::vector<std::string> parsed_secrets(std::string_view conninfo) {
+  std::vector<std::string> secrets;
+  if (conninfo.empty()) return secrets;
   PQconninfoOption* opts = PQconninfoParse(std::string(conninfo).c_str(), nullptr);
-  if (!opts) return {};
-  std::string password;
-  for (PQconninfoOption* o = opts; o->keyword; ++o)
-    if (std::string_view(o->keyword) == "password" && o->val) password = o->val;
+  if (!opts) return secrets;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    std::string_view key(o->keyword);
+    if ((key == "password" || key == "sslpassword") && o->val && *o->val) secrets.emplace_back(o->val);
+  }
   PQconninfoFree(opts);
-  return password;
+  return secrets;
 }
 
 // Masks every password written where a connection string puts one.
@@ -27,9 +30,15 @@ std::string mask_password_fields(std::string text) {
   // of it, so "postgresql://host:5432/db" has no password).
   static const std::regex uri_pw(R"((postgres(?:ql)?://[^:/?#@\s]*:)([^/?#@\s]*)(@))");
   text = std::regex_replace(text, uri_pw, "$1***$3");
-  // Key/value form and URI query parameter: password=..., the value quoted or not (an already
-  // masked "***" is matched as such, so scrubbing twice leaves what follows it alone).
-  static const std::regex kv_pw(R"re((^|[^A-Za-z0-9_])(password\s*=\s*)(\*\*\*(?=$|[\s&)"'])|'(?:[^'\\]|\\.)*'|[^\s&]*))re");
+  // URI query parameter: ?password=... or &sslpassword=..., the value running to the next '&',
+  // '#' or blank (a literal '&' in it would be percent-encoded).
+  static const std::regex query_pw(R"re(([?&](?:ssl)?password=)(?:\*\*\*(?=$|[\s&#)"'])|[^&#\s]*))re");
+  text = std::regex_replace(text, query_pw, "$1***");
+  // Key/value form: password=... and sslpassword=..., the value quoted ('a b', "a b") or running
+  // to the next unescaped blank, '&' and backslash-escaped blanks included, as libpq reads it. An
+  // already masked "***" is matched as such, so scrubbing twice leaves what follows it alone.
+  static const std::regex kv_pw(
+      R"re((^|[^A-Za-z0-9_?&])((?:ssl)?password\s*=\s*)(\*\*\*(?=$|[\s&)"'])|'(?:[^'\\]|\\[\s\S])*'|"(?:[^"\\]|\\[\s\S])*"|(?:\\[\s\S]|[^\s\\])*))re");
   return std::regex_replace(text, kv_pw, "$1$2***");
 }
 
@@ -40,10 +49,9 @@ std::string mask_conninfo(std::string_view conninfo) { return mask_password_fiel
 std::string scrub_password(std::string text, std::string_view conninfo) {
   text = mask_password_fields(std::move(text));
   // The value itself wherever it was echoed (percent-decoded from a URI, or unquoted).
-  const std::string password = parsed_password(conninfo);
-  if (password.empty()) return text;
-  for (size_t at = text.find(password); at != std::string::npos; at = text.find(password, at + 3))
-    text.replace(at, password.size(), "***");
+  for (const std::string& secret : parsed_secrets(conninfo))
+    for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
+      text.replace(at, secret.size(), "***");
   return text;
 }
 

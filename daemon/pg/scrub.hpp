@@ -8,10 +8,11 @@
 
 namespace pgxq::pg {
 
-// `text` with every password replaced by "***": the password libpq reads from `conninfo`
-// (wherever its value appears in `text`, e.g. echoed by libpq), and any written in `text`
-// itself as a URI's user:password@ or as password=... (key/value form or URI query parameter),
-// whatever the connection string. `conninfo` may be empty or unparsable.
+// `text` with every password replaced by "***": the password and sslpassword libpq reads from
+// `conninfo` (wherever their values appear in `text`, e.g. echoed by libpq), and any written in
+// `text` itself as a URI's user:password@, as a URI query parameter ?password=... or
+// &sslpassword=..., or as password=... / sslpassword=... in key/value form (quoted, or up to the
+// next unescaped blank), whatever the connection string. `conninfo` may be empty or unparsable.
 std::string scrub_password(std::string text, std::string_view conninfo);
 
 // The connection string itself with its password masked, for display. Only the password's

@@ -1,25 +1,31 @@
-// plugin/loader: finds *.so files in the plugins directory (name order), refuses files anyone
-// but root or pgxqd's own user could have written, dlopens each (RTLD_NOW | RTLD_LOCAL, never
-// dlclosed), checks the descriptor's ABI before calling anything else, runs init with the
-// plugin's settings and collects the kinds it registers. Any refusal throws LoadError after
-// shutting down the plugins initialised so far, so nothing half-loaded keeps running.
+// plugin/loader: opens the plugins directory once and finds the *.so files in it (name order),
+// refuses a config file, directory, parent directory or file anyone but root or pgxqd's own
+// user could have written (plugin/trust), loads each file from the descriptor it checked
+// (plugin/plugin_file; RTLD_NOW | RTLD_LOCAL, never dlclosed), checks the descriptor's ABI
+// before calling anything else, runs init with the plugin's settings and collects the kinds it
+// registers. Any refusal throws LoadError after shutting down the plugins initialised so far,
+// so nothing half-loaded keeps running.
 #include "plugin/loader.hpp"
 
+#include <dirent.h>
 #include <dlfcn.h>
-#include <pwd.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 
+#include "pg/one_line.hpp"
 #include "plugin/abi_check.hpp"
 #include "plugin/host_api.hpp"
+#include "plugin/plugin_file.hpp"
 #include "plugin/registry.hpp"
+#include "plugin/trust.hpp"
 
 namespace pgxq::plugin {
 
@@ -75,52 +81,42 @@ void LoadedPlugins::shutdown() noexcept {
 
 namespace {
 
-std::string user_name(uid_t uid) {
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found) return found->pw_name;
-  return "?";
-}
-
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
-}
-
-// Refuses a directory or file that someone other than root or `owner` could modify: whoever
-// can write a plugin runs code as pgxqd.
-void check_trust(const std::string& path, const struct stat& st, uid_t owner, bool is_dir) {
-  const char* what = is_dir ? "plugins directory" : "plugin file";
-  if (st.st_mode & (S_IWGRP | S_IWOTH))
-    throw LoadError(std::string(what) + " " + path + " is writable by " +
-                    ((st.st_mode & S_IWOTH) ? "others" : "its group") + " (mode " + mode_text(st.st_mode) +
-                    "); anyone who can write it can run code as pgxqd: run `chmod go-w " + path + "`");
-  if (st.st_uid != 0 && st.st_uid != owner)
-    throw LoadError(std::string(what) + " " + path + " is owned by " + user_name(st.st_uid) + " (uid " +
-                    std::to_string(st.st_uid) + "), not by root or pgxqd's user " + user_name(owner) + " (uid " +
-                    std::to_string(owner) + "); anyone who owns it can run code as pgxqd: run `chown root " +
-                    path + "`");
-}
-
-struct stat stat_or_throw(const std::string& path, const char* what) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    throw LoadError(std::string("cannot read ") + what + " " + path + ": " + std::generic_category().message(errno));
-  return st;
-}
-
-std::vector<std::string> plugin_files(const std::string& dir) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const auto& p = it->path();
-    if (p.extension() == ".so") files.push_back(p.string());
+// Closes the plugins directory when loading ends; the files were opened relative to it.
+class DirFd {
+public:
+  explicit DirFd(int fd) : fd_(fd) {}
+  ~DirFd() {
+    if (fd_ >= 0) ::close(fd_);
   }
-  if (ec) throw LoadError("cannot list plugins directory " + dir + ": " + ec.message());
-  std::sort(files.begin(), files.end());
-  return files;
+  DirFd(const DirFd&) = delete;
+  DirFd& operator=(const DirFd&) = delete;
+  int get() const { return fd_; }
+
+private:
+  int fd_;
+};
+
+// The *.so names in the open directory, in name order.
+std::vector<std::string> plugin_names(int dir_fd, const std::string& dir) {
+  int listing_fd = ::dup(dir_fd);
+  DIR* listing = listing_fd >= 0 ? ::fdopendir(listing_fd) : nullptr;
+  if (!listing) {
+    int e = errno;
+    if (listing_fd >= 0) ::close(listing_fd);
+    throw LoadError("cannot list plugins directory " + dir + ": " + std::generic_category().message(e));
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    std::string name = entry->d_name;
+    if (std::filesystem::path(name).extension() == ".so") names.push_back(std::move(name));
+    errno = 0;
+  }
+  int e = errno;
+  ::closedir(listing);
+  if (e != 0) throw LoadError("cannot list plugins directory " + dir + ": " + std::generic_category().message(e));
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -138,24 +134,28 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
   const uid_t owner = options.allowed_owner.value_or(geteuid());
   LoadedNames names;
 
+  if (!options.config_file.empty() && options.check_ownership) check_config_file(options.config_file, owner);
+
   if (!options.dir.empty()) {
-    struct stat dst = stat_or_throw(options.dir, "plugins directory");
-    if (!S_ISDIR(dst.st_mode)) throw LoadError("plugins directory " + options.dir + " is not a directory");
-    if (options.check_ownership) check_trust(options.dir, dst, owner, true);
+    DirFd dir(::open(options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir.get() < 0) {
+      int e = errno;
+      if (e == ENOTDIR) throw LoadError("plugins directory " + options.dir + " is not a directory");
+      throw LoadError("cannot read plugins directory " + options.dir + ": " + std::generic_category().message(e));
+    }
+    struct stat dst {};
+    if (::fstat(dir.get(), &dst) != 0)
+      throw LoadError("cannot read plugins directory " + options.dir + ": " + std::generic_category().message(errno));
+    if (options.check_ownership) {
+      check_trusted("plugins directory", options.dir, dst, owner);
+      check_ancestors("plugins directory", options.dir, dir.get(), owner);
+    }
 
-    for (const std::string& path : plugin_files(options.dir)) {
-      struct stat fst = stat_or_throw(path, "plugin file");
-      if (!S_ISREG(fst.st_mode))
-        throw LoadError("plugin " + path + " is not a regular file; remove it from " + options.dir);
-      if (options.check_ownership) check_trust(path, fst, owner, false);
-
+    for (const std::string& name : plugin_names(dir.get(), options.dir)) {
+      PluginFile file = PluginFile::open(dir.get(), options.dir, name, options.check_ownership, owner);
+      const std::string& path = file.path();
       // Plugins are never dlclosed: handlers, strings and the descriptor live in the object.
-      void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        const char* why = dlerror();
-        throw LoadError("plugin " + path + " is not a loadable shared object: " + (why ? why : "unknown dlopen error") +
-                        "; remove it from " + options.dir + " or rebuild it as a shared library");
-      }
+      void* handle = file.load();
       dlerror();
       void* sym = dlsym(handle, PGXQ_PLUGIN_ENTRY_NAME);
       if (!sym) {
@@ -192,7 +192,7 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       if (!plugin->conflicts.empty() && rc != 0) throw LoadError(plugin->conflicts.front());
       if (rc != 0)
         throw LoadError("plugin " + plugin->name + " (" + path + "): init failed: " +
-                        plugin->init_error.value_or("(no message)") + "; check its [plugins." + plugin->name +
+                        pg::one_line(plugin->init_error.value_or("(no message)")) + "; check its [plugins." + plugin->name +
                         "] settings, or remove it from " + options.dir);
 
       PluginInfo info;

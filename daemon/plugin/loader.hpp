@@ -32,7 +32,12 @@ struct LoaderOptions {
   std::string dir;                                 // every *.so in it, in name order
   std::map<std::string, toml::table> settings;     // [plugins.<name>] tables, by plugin name
   std::shared_ptr<spdlog::logger> log;
-  bool check_ownership = true;  // refuse group/other-writable files and foreign owners
+  // The config file that chose `dir`, refused like a plugin when others could change it; empty
+  // when there is none (built-in defaults, tests).
+  std::string config_file;
+  // Refuse group/other-writable files and foreign owners (plugin/trust), for the files, the
+  // directory, every directory above it, and the config file.
+  bool check_ownership = true;
   // Besides root, the one owner accepted for the directory and the files; unset means the
   // daemon's effective uid (tests set another uid to see a foreign owner refused).
   std::optional<uid_t> allowed_owner;

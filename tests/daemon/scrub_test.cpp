@@ -43,8 +43,9 @@ TEST_CASE("scrub: password= in key/value text and URI query parameters") {
         "postgresql://db/jobs?user=app&password=***&sslmode=require");
   // An unquoted value runs to the next blank, whatever characters it holds.
   CHECK_FALSE(contains(scrub_password("(password=hun)ter2)", ""), "ter2"));
-  // Other keys that end in "password" are not passwords of this connection string.
-  CHECK(scrub_password("sslpassword=keyphrase", "") == "sslpassword=keyphrase");
+  // sslpassword (the client key's passphrase) is as secret; other keys ending in it are not keys.
+  CHECK(scrub_password("sslpassword=keyphrase", "") == "sslpassword=***");
+  CHECK(scrub_password("mypassword=x", "") == "mypassword=x");
 }
 
 TEST_CASE("scrub: masking twice changes nothing more, and text without a password is unchanged") {
