@@ -214,7 +214,8 @@ TEST_CASE("a database port that never answers: connects give up after connect_ti
   CHECK(*code == 0);
 }
 
-TEST_CASE("a database port that never answers: SIGTERM stops pgxqd while its connects would wait an hour") {
+TEST_CASE("a database port that never answers: the watchdog stays fed while connects wait, and SIGTERM stops "
+          "pgxqd while they would wait an hour") {
   if (!std::getenv("PGHOST") || std::string(std::getenv("PGHOST")).rfind('/', 0) != 0) {
     MESSAGE("skipped: needs the test cluster's unix socket directory in PGHOST");
     return;
@@ -222,12 +223,15 @@ TEST_CASE("a database port that never answers: SIGTERM stops pgxqd while its con
   TempTable t("rel_blackhole_stop");
   Proxy proxy;
   DaemonConfig cfg(t.name(), {{"poll_interval", "\"100ms\""}, {"rescue_after", "\"2s\""}}, via_proxy(proxy, "1h"));
-  Daemon d(cfg.path);
+  NotifySocket sock(cfg.dir + "/notify.sock");
+  Daemon d(cfg.path, {{"NOTIFY_SOCKET", sock.path()}, {"WATCHDOG_USEC", "1000000"}});
   d.start();
-  REQUIRE(wait_until([&] { return log_has(d, "started:"); }));
+  REQUIRE(wait_until([&] { return sock.count("READY=1") == 1; }));
   proxy.blackhole();
   // Several loops (producer, listener, rescuer) are now inside a connect that nothing answers.
   REQUIRE(wait_until([&] { return proxy.held() >= 3; }));
+  // A connect within its connect_timeout is no reason to stop feeding the watchdog.
+  CHECK(sock.wait_more("WATCHDOG=1", 4));
   // An hour of connect_timeout: only an abandoned connect lets it end within this deadline.
   auto code = d.stop(std::chrono::seconds(60));
   INFO(d.log());
