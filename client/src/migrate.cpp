@@ -75,6 +75,19 @@ bool build_concurrently(PGconn* conn, const TableName& t, const ConcurrentIndex&
                                {}, PGRES_COMMAND_OK, step, err));
 }
 
+// A catalog change (CREATE TRIGGER takes a lock that conflicts with inserts) waits at most this
+// long for its lock, so inserts never queue behind a migration stuck behind a long transaction;
+// the attempt is then rolled back and made again, up to kLockAttempts times.
+constexpr const char* kCatalogLockTimeout = "1s";
+constexpr int kLockAttempts = 30;
+
+// BEGIN, with the catalog changes' lock timeout for this transaction.
+bool begin(PGconn* conn, const std::string& ctx, pgxq_error* err) {
+  return run(conn, "BEGIN", {}, PGRES_COMMAND_OK, ctx + ": begin", err) &&
+         run(conn, std::string("SET LOCAL lock_timeout = '") + kCatalogLockTimeout + "'", {}, PGRES_COMMAND_OK,
+             ctx + ": begin", err);
+}
+
 // Applies what the ledger lacks, holding the table's migration lock. Migrations that only touch
 // the catalog run in transactions, each recorded in the ledger in the same transaction; index
 // builds run concurrently between them and are recorded once the index is valid. An
@@ -82,7 +95,7 @@ bool build_concurrently(PGconn* conn, const TableName& t, const ConcurrentIndex&
 bool migrate_locked(PGconn* conn, const TableName& t, const std::string& ctx, pgxq_error* err) {
   const char* schema = t.schema.empty() ? nullptr : t.schema.c_str();
   const std::string ledger = t.sibling(migrations_table);
-  if (!run(conn, "BEGIN", {}, PGRES_COMMAND_OK, ctx + ": begin", err)) return false;
+  if (!begin(conn, ctx, err)) return false;
 
   auto missing = run(conn, "SELECT to_regclass($1) IS NULL", {ledger.c_str()}, PGRES_TUPLES_OK, ctx, err);
   if (!missing) return false;
@@ -121,7 +134,7 @@ bool migrate_locked(PGconn* conn, const TableName& t, const std::string& ctx, pg
       if (!run(conn, "COMMIT", {}, PGRES_COMMAND_OK, ctx + ": commit", err)) return false;
       if (!build_concurrently(conn, t, *m.index(t), step, err)) return false;
       if (!run(conn, record, {t.base.c_str(), version.c_str()}, PGRES_COMMAND_OK, step, err)) return false;
-      if (!run(conn, "BEGIN", {}, PGRES_COMMAND_OK, ctx + ": begin", err)) return false;
+      if (!begin(conn, ctx, err)) return false;
       continue;
     }
     if (!run(conn, m.sql(t), {}, PGRES_COMMAND_OK, step, err)) return false;
@@ -133,7 +146,9 @@ bool migrate_locked(PGconn* conn, const TableName& t, const std::string& ctx, pg
 // Runs a migration of `t` on a connection that is idle: quiet notices, the table's lock, and
 // everything undone on the way out — an open transaction rolled back, the lock released, the
 // session's message level restored — whether it succeeded or not.
-bool migrate_table(PGconn* conn, const TableName& t, pgxq_error* err) {
+bool migrate_table(PGconn* conn, const TableName& t, pgxq_error* caller_err) {
+  pgxq_error own{};
+  pgxq_error* err = caller_err ? caller_err : &own;  // the retry below reads the SQLSTATE
   const std::string ctx = "migrate " + t.given();
   const char* schema = t.schema.empty() ? nullptr : t.schema.c_str();
   // IF NOT EXISTS reports "already exists, skipping" as a NOTICE, which libpq's default notice
@@ -144,10 +159,23 @@ bool migrate_table(PGconn* conn, const TableName& t, pgxq_error* err) {
   const std::string caller_level = PQgetvalue(level.get(), 0, 0);
   bool ok = lock_table(conn, t, schema, ctx, err);
   if (ok) {
-    ok = migrate_locked(conn, t, ctx, err);
-    if (PQtransactionStatus(conn) == PQTRANS_INTRANS || PQtransactionStatus(conn) == PQTRANS_INERROR) {
-      Result rollback(PQexec(conn, "ROLLBACK"));
+    for (int attempt = 1;; ++attempt) {
+      if (attempt > 1) clear_error(err);
+      ok = migrate_locked(conn, t, ctx, err);
+      if (PQtransactionStatus(conn) == PQTRANS_INTRANS || PQtransactionStatus(conn) == PQTRANS_INERROR) {
+        Result rollback(PQexec(conn, "ROLLBACK"));
+      }
+      // lock_not_available: a transaction on the table holds a lock the change needs. What was
+      // applied is recorded; the rest is tried again once the waiting inserts went through.
+      if (ok || std::string_view(err->sqlstate) != "55P03" || attempt == kLockAttempts) break;
+      usleep(static_cast<useconds_t>(std::min(attempt, 10)) * 200'000);
     }
+    if (!ok && std::string_view(err->sqlstate) == "55P03")
+      set_error(err, "55P03",
+                std::string(err->message) + " (a transaction kept a lock on " + t.given() + " through " +
+                    std::to_string(kLockAttempts) +
+                    " attempts; migrate waits at most " + kCatalogLockTimeout +
+                    " each time so inserts are not held up; run it again when that transaction has ended)");
     pgxq_error unlock_err{};
     if (!run(conn, std::string("SELECT pg_advisory_unlock(") + migrate_lock_key + ")", {schema, t.base.c_str()},
              PGRES_TUPLES_OK, ctx + ": advisory unlock", ok ? err : &unlock_err))

@@ -1,6 +1,8 @@
-// pgxq_migrate's index builds on a live table: CREATE INDEX CONCURRENTLY, so inserts go on while
-// a build waits for open transactions; and a build that is interrupted leaves an INVALID index
-// that the next migrate drops and builds again, with the ledger recording the version only then.
+// pgxq_migrate on a live table: index builds are CREATE INDEX CONCURRENTLY, so inserts go on while
+// a build waits for open transactions; a build that is interrupted leaves an INVALID index that
+// the next migrate drops and builds again, with the ledger recording the version only then; and
+// a catalog change that must wait for a lock gives up and tries again rather than queueing every
+// insert behind it.
 #include <doctest/doctest.h>
 #include <pgxq/client.h>
 
@@ -78,4 +80,40 @@ TEST_CASE("migrate: an index build does not block inserts, and a cancelled build
   CHECK(ledger_versions(admin, t) == "1,2,3,4");
   CHECK(count_rows(admin, t) == 2);
   CHECK(scalar(admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1::int", {migrator_pid}) == 0);
+}
+
+TEST_CASE("migrate: a catalog change waiting for a lock does not hold up inserts, and goes through afterwards") {
+  auto admin = connect();
+  const std::string t = unique_name("lockwait");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + "; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  pgxq_error err{};
+  REQUIRE_MESSAGE(pgxq_migrate(admin.get(), t.c_str(), &err) == 0, err.message);
+  // Migration 2 (the NOTIFY trigger) pending: CREATE TRIGGER needs a lock that inserts hold.
+  admin.exec("DELETE FROM pgxq_schema_migrations WHERE job_table = $1 AND version = 2", {t});
+
+  auto holder = connect();
+  holder.exec("BEGIN");
+  holder.exec("INSERT INTO " + t + " (kind) VALUES ('held')");
+
+  auto migrator = connect();
+  const std::string migrator_pid = std::to_string(migrator.backend_pid());
+  pgxq_error merr{};
+  int rc = -2;
+  std::thread m([&] { rc = pgxq_migrate(migrator.get(), t.c_str(), &merr); });
+  REQUIRE(wait_until([&] {
+    return scalar(admin, "SELECT count(*) FROM pg_locks WHERE pid = $1::int AND NOT granted AND locktype = 'relation'",
+                  {migrator_pid}) > 0;
+  }));
+  // An insert arriving while migrate waits for that lock is not queued behind it for good.
+  {
+    auto writer = connect();
+    writer.exec("SET lock_timeout = '30s'");
+    CHECK_NOTHROW(writer.exec("INSERT INTO " + t + " (kind) VALUES ('inserted while migrate waits')"));
+  }
+  holder.exec("COMMIT");
+  m.join();
+  CHECK_MESSAGE(rc == 0, merr.message);
+  CHECK(ledger_versions(admin, t) == "1,2,3,4");
+  CHECK(scalar(admin, "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal", {t}) == 1);
+  CHECK(count_rows(admin, t) == 2);
 }
