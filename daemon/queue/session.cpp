@@ -17,10 +17,11 @@ Session::Session(Core& core, std::string role, std::string component, Setup setu
 pg::Connection& Session::connection() {
   loop_.busy();
   if (!conn_) {
-    const std::atomic<bool>& stop = role_ == "completer" ? core_.cancel : core_.stopping;
+    std::function<bool()> should_stop;
+    if (role_ != "completer") should_stop = [&stopping = core_.stopping] { return stopping.load(); };
     try {
       conn_ = std::make_unique<pg::Connection>(core_.options.conninfo,
-                                               connect_options(core_.options.timeouts, [&stop] { return stop.load(); }));
+                                               connect_options(core_.options.timeouts, std::move(should_stop)));
     } catch (const pg::Error& e) {
       // Health logs an outage once; each attempt that failed (e.g. timed out) is a debug line.
       core_.log->debug("{}: {}", component_, e.what());

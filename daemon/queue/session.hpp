@@ -41,10 +41,10 @@ public:
   using Setup = std::function<void(pg::Connection&)>;
 
   // `role` names the session in pg_stat_activity (Core::prepare_session), `component` is the
-  // name Health and Liveness report, `setup` runs on every new connection after that. The
-  // completer's connects give up only when handlers are told to stop (Core::cancel), since its
-  // last writes on a graceful stop still need the database; the others' as soon as the engine
-  // stops (Core::stopping).
+  // name Health and Liveness report, `setup` runs on every new connection after that. A connect
+  // in progress is abandoned as soon as the engine stops (Core::stopping), except the
+  // completer's: the outcomes of the last handlers still need writing, so its connects end only
+  // at connect_timeout.
   Session(Core& core, std::string role, std::string component, Setup setup = {});
 
   // Begins a use of the database: the connection, opened and set up if there is none. Throws
