@@ -72,6 +72,7 @@ private:
         fds.push_back({b, POLLIN, 0});
       }
       if (poll(fds.data(), fds.size(), 50) < 0) continue;
+      const size_t polled = pairs_.size();  // a pair accepted below was not polled yet
       if (blackhole_ && !pairs_.empty()) {
         for (auto& [a, b] : pairs_) close_pair(a, b);
         pairs_.clear();
@@ -94,7 +95,7 @@ private:
       std::vector<std::pair<int, int>> alive;
       for (size_t i = 0; i < pairs_.size(); ++i) {
         auto [a, b] = pairs_[i];
-        bool ok = pump(fds[1 + 2 * i], a, b) && pump(fds[2 + 2 * i], b, a);
+        bool ok = i >= polled || (pump(fds[1 + 2 * i], a, b) && pump(fds[2 + 2 * i], b, a));
         if (ok) alive.emplace_back(a, b);
         else close_pair(a, b);
       }
