@@ -1,8 +1,13 @@
 // pgxq_migrate and pgxq_schema: apply (or print) the versioned migrations of a job table.
-// Migrating runs in its own transaction under an advisory lock keyed on the table, so any
-// number of processes may migrate the same table at once: the first applies, the others wait
-// and then find nothing left to do. Applied versions are recorded per table in
-// pgxq_schema_migrations, which lives in the job table's schema.
+// Migrating runs under an advisory lock keyed on the table, so any number of processes may
+// migrate the same table at once: the first applies, the others wait and then find nothing left
+// to do. Catalog changes run in transactions; indexes on a table that may be live are built
+// CONCURRENTLY between them, so inserts are never blocked by a migration. Applied versions are
+// recorded per table in pgxq_schema_migrations, which lives in the job table's schema.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <set>
 
@@ -25,22 +30,72 @@ std::string ledger_ddl(const TableName& t) {
          ")";
 }
 
-bool migrate_in_transaction(PGconn* conn, const TableName& t, pgxq_error* err) {
-  const std::string ctx = "migrate " + t.given();
+// The advisory lock that serialises migrations of one table. Unqualified names are keyed by the
+// schema they resolve to, so "pgxq_job" and "public.pgxq_job" take the same lock.
+constexpr const char* migrate_lock_key =
+    "hashtextextended('pgxq_migrate:' || coalesce($1, current_schema(), '') || '.' || $2, 0)";
+
+// Takes the table's migration lock for this session. It is held across the concurrent index
+// builds, which cannot run in a transaction; so it is a session lock, and it is waited for by
+// trying again rather than in a statement: a waiting statement holds a snapshot, which a
+// concurrent build in the other session would wait for in turn (a deadlock).
+bool lock_table(PGconn* conn, const TableName& t, const char* schema, const std::string& ctx, pgxq_error* err) {
+  for (useconds_t wait_us = 10'000;;) {
+    auto r = run(conn, std::string("SELECT pg_try_advisory_lock(") + migrate_lock_key + ")", {schema, t.base.c_str()},
+                 PGRES_TUPLES_OK, ctx + ": advisory lock", err);
+    if (!r) return false;
+    if (*PQgetvalue(r.get(), 0, 0) == 't') return true;
+    usleep(wait_us);
+    wait_us = std::min<useconds_t>(wait_us * 2, 500'000);
+  }
+}
+
+// Builds `ix` with CREATE INDEX CONCURRENTLY (outside a transaction). A build that was
+// interrupted (cancelled, failed, the session lost) leaves the index behind marked INVALID,
+// which IF NOT EXISTS would take for done: such an index is dropped and built again.
+bool build_concurrently(PGconn* conn, const TableName& t, const ConcurrentIndex& ix, const std::string& step,
+                        pgxq_error* err) {
+  const std::string qualified = t.sibling(ix.name);
+  auto existing = run(conn, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
+                      {qualified.c_str()}, PGRES_TUPLES_OK, step, err);
+  if (!existing) return false;
+  if (PQntuples(existing.get()) == 1) {
+    if (*PQgetvalue(existing.get(), 0, 0) == 't') return true;
+    if (!run(conn, "DROP INDEX CONCURRENTLY IF EXISTS " + qualified, {}, PGRES_COMMAND_OK,
+             step + ": drop the invalid index " + ix.name + " an interrupted build left", err))
+      return false;
+  }
+  if (!ix.skip_if.empty()) {
+    auto equivalent = run(conn, ix.skip_if, {}, PGRES_TUPLES_OK, step, err);
+    if (!equivalent) return false;
+    if (*PQgetvalue(equivalent.get(), 0, 0) == 't') return true;
+  }
+  return static_cast<bool>(run(conn, "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + quote_identifier(ix.name) + " " +
+                                         ix.definition,
+                               {}, PGRES_COMMAND_OK, step, err));
+}
+
+// A catalog change (CREATE TRIGGER takes a lock that conflicts with inserts) waits at most this
+// long for its lock, so inserts never queue behind a migration stuck behind a long transaction;
+// the attempt is then rolled back and made again, up to kLockAttempts times.
+constexpr const char* kCatalogLockTimeout = "1s";
+constexpr int kLockAttempts = 30;
+
+// BEGIN, with the catalog changes' lock timeout for this transaction.
+bool begin(PGconn* conn, const std::string& ctx, pgxq_error* err) {
+  return run(conn, "BEGIN", {}, PGRES_COMMAND_OK, ctx + ": begin", err) &&
+         run(conn, std::string("SET LOCAL lock_timeout = '") + kCatalogLockTimeout + "'", {}, PGRES_COMMAND_OK,
+             ctx + ": begin", err);
+}
+
+// Applies what the ledger lacks, holding the table's migration lock. Migrations that only touch
+// the catalog run in transactions, each recorded in the ledger in the same transaction; index
+// builds run concurrently between them and are recorded once the index is valid. An
+// interrupted run therefore leaves the ledger true to what exists, and the next run goes on.
+bool migrate_locked(PGconn* conn, const TableName& t, const std::string& ctx, pgxq_error* err) {
   const char* schema = t.schema.empty() ? nullptr : t.schema.c_str();
   const std::string ledger = t.sibling(migrations_table);
-
-  // IF NOT EXISTS reports "already exists, skipping" as a NOTICE, which libpq's default
-  // notice processor would print on the caller's stderr. SET LOCAL ends with the transaction.
-  if (!run(conn, "SET LOCAL client_min_messages = warning", {}, PGRES_COMMAND_OK, ctx, err)) return false;
-
-  // Unqualified names are keyed by the schema they resolve to, so "pgxq_job" and
-  // "public.pgxq_job" take the same lock.
-  if (!run(conn,
-           "SELECT pg_advisory_xact_lock(hashtextextended("
-           "'pgxq_migrate:' || coalesce($1, current_schema(), '') || '.' || $2, 0))",
-           {schema, t.base.c_str()}, PGRES_TUPLES_OK, ctx + ": advisory lock", err))
-    return false;
+  if (!begin(conn, ctx, err)) return false;
 
   auto missing = run(conn, "SELECT to_regclass($1) IS NULL", {ledger.c_str()}, PGRES_TUPLES_OK, ctx, err);
   if (!missing) return false;
@@ -70,16 +125,65 @@ bool migrate_in_transaction(PGconn* conn, const TableName& t, pgxq_error* err) {
   std::set<int> applied;
   for (int i = 0; i < PQntuples(applied_rows.get()); ++i) applied.insert(std::atoi(PQgetvalue(applied_rows.get(), i, 0)));
 
+  const std::string record = "INSERT INTO " + ledger + " (job_table, version) VALUES ($1, $2::int) ON CONFLICT DO NOTHING";
   for (const Migration& m : migrations()) {
     if (applied.count(m.version)) continue;
     const std::string step = ctx + ": migration " + std::to_string(m.version) + " (" + m.description + ")";
-    if (!run(conn, m.sql(t), {}, PGRES_COMMAND_OK, step, err)) return false;
     const std::string version = std::to_string(m.version);
-    if (!run(conn, "INSERT INTO " + ledger + " (job_table, version) VALUES ($1, $2::int)",
-             {t.base.c_str(), version.c_str()}, PGRES_COMMAND_OK, step, err))
-      return false;
+    if (m.index) {
+      if (!run(conn, "COMMIT", {}, PGRES_COMMAND_OK, ctx + ": commit", err)) return false;
+      if (!build_concurrently(conn, t, *m.index(t), step, err)) return false;
+      if (!run(conn, record, {t.base.c_str(), version.c_str()}, PGRES_COMMAND_OK, step, err)) return false;
+      if (!begin(conn, ctx, err)) return false;
+      continue;
+    }
+    if (!run(conn, m.sql(t), {}, PGRES_COMMAND_OK, step, err)) return false;
+    if (!run(conn, record, {t.base.c_str(), version.c_str()}, PGRES_COMMAND_OK, step, err)) return false;
   }
   return static_cast<bool>(run(conn, "COMMIT", {}, PGRES_COMMAND_OK, ctx + ": commit", err));
+}
+
+// Runs a migration of `t` on a connection that is idle: quiet notices, the table's lock, and
+// everything undone on the way out — an open transaction rolled back, the lock released, the
+// session's message level restored — whether it succeeded or not.
+bool migrate_table(PGconn* conn, const TableName& t, pgxq_error* caller_err) {
+  pgxq_error own{};
+  pgxq_error* err = caller_err ? caller_err : &own;  // the retry below reads the SQLSTATE
+  const std::string ctx = "migrate " + t.given();
+  const char* schema = t.schema.empty() ? nullptr : t.schema.c_str();
+  // IF NOT EXISTS reports "already exists, skipping" as a NOTICE, which libpq's default notice
+  // processor would print on the caller's stderr.
+  auto level = run(conn, "SELECT current_setting('client_min_messages'), set_config('client_min_messages', 'warning', false)",
+                   {}, PGRES_TUPLES_OK, ctx, err);
+  if (!level) return false;
+  const std::string caller_level = PQgetvalue(level.get(), 0, 0);
+  bool ok = lock_table(conn, t, schema, ctx, err);
+  if (ok) {
+    for (int attempt = 1;; ++attempt) {
+      if (attempt > 1) clear_error(err);
+      ok = migrate_locked(conn, t, ctx, err);
+      if (PQtransactionStatus(conn) == PQTRANS_INTRANS || PQtransactionStatus(conn) == PQTRANS_INERROR) {
+        Result rollback(PQexec(conn, "ROLLBACK"));
+      }
+      // lock_not_available: a transaction on the table holds a lock the change needs. What was
+      // applied is recorded; the rest is tried again once the waiting inserts went through.
+      if (ok || std::string_view(err->sqlstate) != "55P03" || attempt == kLockAttempts) break;
+      usleep(static_cast<useconds_t>(std::min(attempt, 10)) * 200'000);
+    }
+    if (!ok && std::string_view(err->sqlstate) == "55P03")
+      set_error(err, "55P03",
+                std::string(err->message) + " (a transaction kept a lock on " + t.given() + " through " +
+                    std::to_string(kLockAttempts) +
+                    " attempts; migrate waits at most " + kCatalogLockTimeout +
+                    " each time so inserts are not held up; run it again when that transaction has ended)");
+    pgxq_error unlock_err{};
+    if (!run(conn, std::string("SELECT pg_advisory_unlock(") + migrate_lock_key + ")", {schema, t.base.c_str()},
+             PGRES_TUPLES_OK, ctx + ": advisory unlock", ok ? err : &unlock_err))
+      ok = false;
+  }
+  Result restore(PQexecParams(conn, "SELECT set_config('client_min_messages', $1, false)", 1, nullptr,
+                              std::array<const char*, 1>{caller_level.c_str()}.data(), nullptr, nullptr, 0));
+  return ok;
 }
 
 }  // namespace
@@ -110,12 +214,7 @@ extern "C" int pgxq_migrate(PGconn* conn, const char* table, pgxq_error* err) {
         set_error(err, "pgxq_migrate: the connection is busy with another command");
         return -1;
     }
-    if (!run(conn, "BEGIN", {}, PGRES_COMMAND_OK, "migrate " + t->given() + ": begin", err)) return -1;
-    if (migrate_in_transaction(conn, *t, err)) return 0;
-    if (PQtransactionStatus(conn) == PQTRANS_INTRANS || PQtransactionStatus(conn) == PQTRANS_INERROR) {
-      Result rollback(PQexec(conn, "ROLLBACK"));
-    }
-    return -1;
+    return migrate_table(conn, *t, err) ? 0 : -1;
   } catch (...) {
     set_error(err, "pgxq_migrate: out of memory");
     if (conn && PQtransactionStatus(conn) != PQTRANS_IDLE) {

@@ -88,6 +88,17 @@ std::string v3_claim_index(const TableName& t) {
          "$pgxq$;\n";
 }
 
+// v3 as pgxq_migrate builds it: concurrently, unless an equivalent valid index exists.
+std::optional<ConcurrentIndex> v3_claim_index_build(const TableName& t) {
+  const std::string table = t.sql();
+  return ConcurrentIndex{"idx_" + t.flat() + "_claim",
+                         "ON " + table + " (queue, kind, priority, scheduled_at) WHERE state = 'available'",
+                         "SELECT EXISTS (SELECT 1 FROM pg_index i\n"
+                         "                WHERE i.indrelid = '" + table + "'::regclass AND i.indisvalid\n"
+                         "                  AND pg_get_indexdef(i.indexrelid) LIKE\n"
+                         "                      '%(queue, kind, priority, scheduled_at) WHERE (state = ''available''::text)')"};
+}
+
 // v4: the claim starts each kind's index scan at a front, (priority, scheduled_at, id) of the
 // first job its last claim took, so it does not walk the dead entries that worked jobs leave
 // in front until vacuum. Jobs inserted in one transaction share scheduled_at; without id in
@@ -97,11 +108,16 @@ std::string v4_front_index(const TableName& t) {
          " (queue, kind, priority, scheduled_at, id) WHERE state = 'available';\n";
 }
 
+std::optional<ConcurrentIndex> v4_front_index_build(const TableName& t) {
+  return ConcurrentIndex{"idx_" + t.flat() + "_front",
+                         "ON " + t.sql() + " (queue, kind, priority, scheduled_at, id) WHERE state = 'available'", ""};
+}
+
 constexpr Migration all[] = {
     {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
     {2, "statement-level NOTIFY trigger", v2_notify_trigger},
-    {3, "claim index where the fetch index lacks kind (older go-pgxq tables)", v3_claim_index},
-    {4, "claim index with id, for scans that start at a front", v4_front_index},
+    {3, "claim index where the fetch index lacks kind (older go-pgxq tables)", v3_claim_index, v3_claim_index_build},
+    {4, "claim index with id, for scans that start at a front", v4_front_index, v4_front_index_build},
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // for one (validated) table name. See migrations.cpp for the rules every entry follows.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -9,10 +10,22 @@
 
 namespace pgxq::client::detail {
 
+// An index that pgxq_migrate builds with CREATE INDEX CONCURRENTLY, outside a transaction, so
+// inserts into a live table go on while it is built.
+struct ConcurrentIndex {
+  std::string name;        // unquoted; it lives in the table's schema
+  std::string definition;  // "ON <table> (...) WHERE ..."
+  std::string skip_if;     // "" or a query returning true when an equivalent valid index exists
+};
+
 struct Migration {
   int version;
   const char* description;
+  // The migration as SQL text: what pgxq_schema prints, and what pgxq_migrate runs in its
+  // transaction unless `index` is set.
   std::string (*sql)(const TableName& table);
+  // When set, pgxq_migrate builds this index concurrently instead of running `sql`.
+  std::optional<ConcurrentIndex> (*index)(const TableName& table) = nullptr;
 };
 
 // The ledger of applied versions (job_table, version, applied_at), one per schema, next to the

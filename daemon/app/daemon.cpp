@@ -1,14 +1,17 @@
 // app/daemon: see daemon.hpp. The shutdown sequence: the first signal says STOPPING=1 and
 // starts Engine::stop() on a helper thread (so this thread keeps listening); a second signal
 // calls Engine::stop_fast(); when stop() returns, the engine is destroyed, then the plugins'
-// shutdown hooks run (LoadedPlugins outlives the Engine).
+// shutdown hooks run (LoadedPlugins outlives the Engine). WATCHDOG=1 is sent from this thread,
+// which never uses the database, while the engine says none of its loops is stuck.
 #include "app/daemon.hpp"
 
 #include <unistd.h>
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <csignal>
+#include <optional>
 #include <thread>
 
 #include "app/context.hpp"
@@ -105,10 +108,27 @@ int run_daemon(const RunOptions& options) {
   }
 
   queue::Engine engine(engine_options(*cfg, ctx.conninfo), plugins.handlers(), log);
-  if (auto interval = Notifier::watchdog_interval()) {
-    engine.set_heartbeat([&notifier] { notifier.watchdog(); });
-    log->info("systemd watchdog enabled: every {}", config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(*interval)));
+  // systemd wants WATCHDOG=1 more often than every interval: this loop goes round at least
+  // twice per interval.
+  auto tick = std::chrono::milliseconds(1000);
+  const auto watchdog_interval = Notifier::watchdog_interval();
+  if (watchdog_interval) {
+    tick = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog_interval / 2),
+                      std::chrono::milliseconds(1), tick);
+    log->info("systemd watchdog enabled: every {}",
+              config::format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(*watchdog_interval)));
   }
+  std::optional<std::string> stuck;  // the last stall reported, so it is logged once
+  auto feed_watchdog = [&] {
+    if (!watchdog_interval) return;
+    auto now_stuck = engine.stalled();
+    if (now_stuck && !stuck)
+      log->critical("engine stuck: {}; no longer sending WATCHDOG=1, so systemd will restart pgxqd", *now_stuck);
+    else if (!now_stuck && stuck)
+      log->warn("engine no longer stuck ({} recovered); sending WATCHDOG=1 again", *stuck);
+    stuck = std::move(now_stuck);
+    if (!stuck) notifier.watchdog();
+  };
   try {
     engine.start();
   } catch (const pg::Error& e) {
@@ -130,7 +150,8 @@ int run_daemon(const RunOptions& options) {
   int stop_signals = 0;
   int exit_code = kExitOk;
   for (;;) {
-    auto ev = signals.wait_for(std::chrono::seconds(1));
+    feed_watchdog();
+    auto ev = signals.wait_for(tick);
     if (ev && ev->kind == SignalEvent::terminate) {
       if (++stop_signals == 1) {
         log->info("{}: shutting down gracefully (up to {} for running jobs; send it again to stop now)", signal_name(ev->signo),

@@ -7,6 +7,10 @@ config::Defaults config_defaults() {
   const queue::EngineOptions engine;
   config::Defaults d;
   d.pool_size = engine.pool_size;
+  const queue::Timeouts& t = engine.timeouts;
+  d.timeouts = {t.connect, t.keepalives_idle, t.keepalives_interval, t.keepalives_count,
+                t.tcp_user, t.statement, t.lock, t.pool_acquire};
+  d.worker.handler_statement_timeout = t.handler_statement;
   d.worker.table = engine.table;
   d.worker.poll_interval = engine.poll_interval;
   d.worker.batch_size = engine.batch_size;
@@ -30,6 +34,16 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.shutdown_timeout = config.worker.shutdown_timeout;
   o.cancel_grace = config.worker.cancel_grace;
   o.backoff = {config.backoff.initial, config.backoff.max, config.backoff.multiplier, config.backoff.jitter};
+  const config::DatabaseTimeouts& t = config.database.timeouts;
+  o.timeouts.connect = t.connect_timeout;
+  o.timeouts.keepalives_idle = std::chrono::duration_cast<std::chrono::seconds>(t.keepalives_idle);
+  o.timeouts.keepalives_interval = std::chrono::duration_cast<std::chrono::seconds>(t.keepalives_interval);
+  o.timeouts.keepalives_count = t.keepalives_count;
+  o.timeouts.tcp_user = t.tcp_user_timeout;
+  o.timeouts.statement = t.statement_timeout;
+  o.timeouts.lock = t.lock_timeout;
+  o.timeouts.pool_acquire = t.acquire_timeout;
+  o.timeouts.handler_statement = config.worker.handler_statement_timeout;
   for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
   return o;
 }

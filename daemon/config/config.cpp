@@ -328,16 +328,51 @@ private:
     out = v;
   }
 
+  // A timeout PostgreSQL or the kernel takes as an int of milliseconds; zero allowed ("no limit").
+  void get_timeout(const toml::table& t, const std::string& section, const char* key, std::chrono::milliseconds& out,
+                   bool whole_seconds = false) {
+    auto v = out;
+    get_duration(t, section, key, v, true);
+    const toml::node* n = t.get(key);
+    if (!n || v == out) return;
+    constexpr std::chrono::milliseconds kMax{std::numeric_limits<int>::max()};
+    if (v > kMax) {
+      problem(pos_of(n->source()), section + "." + key,
+              "at most " + format_duration(kMax) + " (PostgreSQL and the kernel take it as an int of milliseconds), got " +
+                  format_duration(v) + "; use \"0s\" for no limit");
+      return;
+    }
+    if (whole_seconds && v.count() % 1000 != 0) {
+      problem(pos_of(n->source()), section + "." + key,
+              "expected a whole number of seconds (libpq's TCP keepalive settings take seconds), got " + format_duration(v));
+      return;
+    }
+    out = v;
+  }
+
   void database(const toml::table& t) {
-    check_keys(t, "database", {"url", "pool_size"});
-    get_string(t, "database", "url", cfg_.database.url);
-    get_int(t, "database", "pool_size", cfg_.database.pool_size, 1, 1000);
+    const std::string s = "database";
+    check_keys(t, s,
+               {"url", "pool_size", "connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                "tcp_user_timeout", "statement_timeout", "lock_timeout", "acquire_timeout"});
+    get_string(t, s, "url", cfg_.database.url);
+    get_int(t, s, "pool_size", cfg_.database.pool_size, 1, 1000);
+    auto& to = cfg_.database.timeouts;
+    get_timeout(t, s, "connect_timeout", to.connect_timeout);
+    get_timeout(t, s, "keepalives_idle", to.keepalives_idle, true);
+    get_timeout(t, s, "keepalives_interval", to.keepalives_interval, true);
+    get_int(t, s, "keepalives_count", to.keepalives_count, 1, 1000);
+    get_timeout(t, s, "tcp_user_timeout", to.tcp_user_timeout);
+    get_timeout(t, s, "statement_timeout", to.statement_timeout);
+    get_timeout(t, s, "lock_timeout", to.lock_timeout);
+    get_duration(t, s, "acquire_timeout", to.acquire_timeout, false);
   }
 
   void worker(const toml::table& t) {
     const std::string s = "worker";
     check_keys(t, s,
-               {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace"});
+               {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace",
+                "handler_statement_timeout"});
     auto& w = cfg_.worker;
     get_table_name(t, s, w.table);
     get_duration(t, s, "poll_interval", w.poll_interval, false);
@@ -346,6 +381,7 @@ private:
     get_duration(t, s, "rescue_after", w.rescue_after, false);
     get_duration(t, s, "shutdown_timeout", w.shutdown_timeout, true);
     get_duration(t, s, "cancel_grace", w.cancel_grace, true);
+    get_timeout(t, s, "handler_statement_timeout", w.handler_statement_timeout);
   }
 
   void backoff(const toml::table& t) {
@@ -475,6 +511,7 @@ private:
 std::shared_ptr<Config> start_from(const Defaults& defaults) {
   auto cfg = std::make_shared<Config>();
   cfg->database.pool_size = defaults.pool_size;
+  cfg->database.timeouts = defaults.timeouts;
   cfg->worker = defaults.worker;
   cfg->backoff = defaults.backoff;
   cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;

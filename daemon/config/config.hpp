@@ -52,9 +52,24 @@ const char* to_string(LogLevel level) noexcept;
 const char* to_string(LogFormat format) noexcept;
 
 // The values below are whatever the file says, else the Defaults the loader was given.
+// How long pgxqd's own connections and statements may take; zero is "no limit" (for
+// keepalives_idle and tcp_user_timeout: the kernel's defaults). A connection string's own
+// connect_timeout=, keepalives*= or tcp_user_timeout= wins over these.
+struct DatabaseTimeouts {
+  std::chrono::milliseconds connect_timeout{0};
+  std::chrono::milliseconds keepalives_idle{0};      // whole seconds
+  std::chrono::milliseconds keepalives_interval{0};  // whole seconds
+  int keepalives_count = 0;
+  std::chrono::milliseconds tcp_user_timeout{0};
+  std::chrono::milliseconds statement_timeout{0};  // pgxqd's own statements, not handlers'
+  std::chrono::milliseconds lock_timeout{0};       // pgxqd's own statements, not handlers'
+  std::chrono::milliseconds acquire_timeout{0};    // a handler's wait for a pooled connection
+};
+
 struct DatabaseConfig {
   std::string url;  // empty: PGXQD_DATABASE_URL / libpq defaults (resolved by the app)
   int pool_size = 0;
+  DatabaseTimeouts timeouts;
 };
 
 struct WorkerConfig {
@@ -65,6 +80,7 @@ struct WorkerConfig {
   std::chrono::milliseconds rescue_after{0};
   std::chrono::milliseconds shutdown_timeout{0};
   std::chrono::milliseconds cancel_grace{0};
+  std::chrono::milliseconds handler_statement_timeout{0};  // zero: the server's setting
 };
 
 // The delay between attempts: initial × multiplier^(attempt-1), capped at max, times a random
@@ -118,6 +134,7 @@ struct Config {
 // that involve an unset key (backoff.max >= backoff.initial) still see the value in effect.
 struct Defaults {
   int pool_size = 0;
+  DatabaseTimeouts timeouts;
   WorkerConfig worker;
   BackoffConfig backoff;
 };

@@ -2,8 +2,13 @@
 // pg::Error with its SQLSTATE.
 #include "pg/connection.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
 
 #include "pg/scrub.hpp"
 
@@ -49,20 +54,122 @@ Error make_error(PGconn* conn, const PGresult* res, std::string_view context) {
   return Error(std::move(msg), std::move(state));
 }
 
-Connection::Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+namespace {
+
+// The keys a connection string sets itself (its values win over ConnectOptions). A string libpq
+// cannot parse as key=value or URI (a bare database name, or a mistake libpq reports when
+// connecting) sets none.
+std::vector<std::string> keys_set_by(const std::string& conninfo) {
+  std::vector<std::string> keys;
+  if (conninfo.empty()) return keys;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return keys;
+  for (PQconninfoOption* o = opts; o->keyword; ++o)
+    if (o->val && *o->val) keys.emplace_back(o->keyword);
+  PQconninfoFree(opts);
+  return keys;
+}
+
+std::optional<std::string> value_in(const std::string& conninfo, std::string_view key) {
+  if (conninfo.empty()) return std::nullopt;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return std::nullopt;
+  std::optional<std::string> out;
+  for (PQconninfoOption* o = opts; o->keyword; ++o)
+    if (key == o->keyword && o->val && *o->val) out = o->val;
+  PQconninfoFree(opts);
+  return out;
+}
+
+std::string describe(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+}  // namespace
+
+std::chrono::milliseconds effective_connect_timeout(const std::string& conninfo, std::chrono::milliseconds fallback) {
+  std::optional<std::string> given = value_in(conninfo, "connect_timeout");
+  if (!given)
+    if (const char* env = std::getenv("PGCONNECT_TIMEOUT"); env && *env) given = env;
+  if (!given) return fallback;
+  // As libpq reads it: whole seconds, 1 means 2, zero, negative or garbage means no limit.
+  long secs = std::strtol(given->c_str(), nullptr, 10);
+  if (secs <= 0) return std::chrono::milliseconds::zero();
+  if (secs == 1) secs = 2;
+  return std::chrono::seconds(secs);
+}
+
+Connection::Connection(const std::string& conninfo, const ConnectOptions& options) {
+  const std::vector<std::string> given = keys_set_by(conninfo);
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!conninfo.empty()) params.emplace_back("dbname", conninfo);  // expanded: a URI or key=value
+  auto fallback = [&](const char* key, std::string value) {
+    if (std::find(given.begin(), given.end(), key) == given.end()) params.emplace_back(key, std::move(value));
+  };
+  if (options.keepalives_idle.count() > 0) {
+    fallback("keepalives", "1");
+    fallback("keepalives_idle", std::to_string(options.keepalives_idle.count()));
+    fallback("keepalives_interval", std::to_string(std::max<int64_t>(1, options.keepalives_interval.count())));
+    fallback("keepalives_count", std::to_string(std::max(1, options.keepalives_count)));
+  }
+  if (options.tcp_user_timeout.count() > 0) fallback("tcp_user_timeout", std::to_string(options.tcp_user_timeout.count()));
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+
+  const std::string where = conninfo.empty()
+                                ? std::string("from the environment (PGHOST, PGDATABASE, ...) or libpq's defaults")
+                                : mask_conninfo(conninfo);
+  auto fail = [&](std::string why) -> Error {
+    return Error("cannot connect to the database (" + where + "): " + scrub_password(std::move(why), conninfo), "08001");
+  };
+
+  // Opened without blocking, so the attempt can be bounded and abandoned (libpq's own
+  // connect_timeout applies to its blocking connect only).
+  const auto limit = effective_connect_timeout(conninfo, options.connect_timeout);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  conn_.reset(PQconnectStartParams(keys.data(), values.data(), 1));
   if (!conn_) throw Error("cannot connect: out of memory");
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    std::string msg = trim_trailing_newlines(PQerrorMessage(conn_.get()));
-    throw Error("cannot connect to the database (" +
-                    (conninfo.empty() ? std::string("from the environment (PGHOST, PGDATABASE, ...) or libpq's defaults")
-                                      : mask_conninfo(conninfo)) +
-                    "): " + scrub_password(msg, conninfo),
-                "08001");
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw fail(trim_trailing_newlines(PQerrorMessage(conn_.get())));
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (state != PGRES_POLLING_OK) {
+    if (state == PGRES_POLLING_FAILED) throw fail(trim_trailing_newlines(PQerrorMessage(conn_.get())));
+    if (state == PGRES_POLLING_READING || state == PGRES_POLLING_WRITING) {
+      const short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+      for (;;) {
+        if (options.should_stop && options.should_stop()) throw fail("abandoned: shutting down");
+        auto wait = std::chrono::milliseconds(100);
+        if (limit.count() > 0) {
+          const auto left =
+              std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+          if (left.count() <= 0)
+            throw fail("no answer within " + describe(limit) +
+                       " (connect_timeout): the server accepted no connection or never replied; check that the "
+                       "host and port are right and reachable");
+          wait = std::min(wait, left);
+        }
+        pollfd pfd{PQsocket(conn_.get()), events, 0};
+        const int rc = ::poll(&pfd, 1, static_cast<int>(wait.count()));
+        if (rc > 0) break;
+        if (rc < 0 && errno != EINTR) throw fail(std::string("waiting for the server: ") + std::strerror(errno));
+      }
+    }
+    state = PQconnectPoll(conn_.get());
   }
 }
 
 Result Connection::check(PGresult* r) {
   Result res(r);
+  if (on_statement_) on_statement_();
   if (!r) throw make_error(conn_.get(), nullptr);
   auto st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN || st == PGRES_COPY_OUT) return res;

@@ -6,7 +6,9 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,11 +46,33 @@ private:
   std::unique_ptr<PGresult, Clear> res_;
 };
 
+// How a connection is opened. Each limit is a default: a key the connection string sets itself
+// (connect_timeout=, keepalives_idle=, ..., or PGCONNECT_TIMEOUT in the environment) wins.
+struct ConnectOptions {
+  // The whole attempt (every host of the string) gives up after this; zero: no limit. libpq's
+  // own connect_timeout is whole seconds; a connection string's value is read as such.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  // TCP keepalives, so a connection whose peer vanished is noticed while it idles (libpq takes
+  // whole seconds); zero idle: the kernel's defaults.
+  std::chrono::seconds keepalives_idle{30};
+  std::chrono::seconds keepalives_interval{10};
+  int keepalives_count = 3;
+  // Unacknowledged data is given up on after this (TCP_USER_TIMEOUT); zero: the kernel's.
+  std::chrono::milliseconds tcp_user_timeout{std::chrono::seconds(30)};
+  // Asked while connecting (about every 100 ms); true abandons the attempt with an error.
+  std::function<bool()> should_stop;
+};
+
+// The deadline a connection string leaves for an attempt: its own connect_timeout= (seconds,
+// as libpq reads it; zero or negative: none) or PGCONNECT_TIMEOUT, else `fallback`.
+std::chrono::milliseconds effective_connect_timeout(const std::string& conninfo, std::chrono::milliseconds fallback);
+
 class Connection {
 public:
   // conninfo: a libpq URI or key=value string; empty means libpq's defaults (PGHOST, ...).
-  // Throws pg::Error (with a message that never contains the password) when it cannot connect.
-  explicit Connection(const std::string& conninfo);
+  // Throws pg::Error (with a message that never contains the password) when it cannot connect,
+  // including when options.connect_timeout passes or options.should_stop says so first.
+  explicit Connection(const std::string& conninfo, const ConnectOptions& options = {});
   // Adopts an already-open connection (takes ownership).
   explicit Connection(PGconn* adopted) noexcept : conn_(adopted) {}
 
@@ -70,6 +94,10 @@ public:
   int socket() const noexcept { return conn_ ? PQsocket(conn_.get()) : -1; }
   PGconn* get() const noexcept { return conn_.get(); }
 
+  // Called after every statement (and prepare) returns, whatever its outcome: progress for the
+  // caller's watchdog. Must not throw.
+  void set_on_statement(std::function<void()> hook) { on_statement_ = std::move(hook); }
+
   // Quotes an identifier (for the already-validated table names only).
   std::string quote_identifier(std::string_view id) const;
 
@@ -80,6 +108,7 @@ private:
   };
   std::unique_ptr<PGconn, Finish> conn_;
   std::vector<std::string> prepared_;
+  std::function<void()> on_statement_;
 };
 
 // BEGIN on construction; ROLLBACK on destruction unless commit() succeeded.

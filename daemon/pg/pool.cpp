@@ -26,15 +26,27 @@ void Lease::release() noexcept {
   pool_ = nullptr;
 }
 
-Pool::Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size) {}
+Pool::Pool(std::string conninfo, int size, ConnectOptions connect, std::chrono::milliseconds acquire_timeout)
+    : conninfo_(std::move(conninfo)),
+      size_(size < 1 ? 1 : size),
+      connect_(std::move(connect)),
+      acquire_timeout_(acquire_timeout) {}
 
 Lease Pool::acquire(std::optional<std::chrono::milliseconds> timeout) {
+  const auto limit = timeout.value_or(acquire_timeout_);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   std::unique_lock lock(mu_);
   auto ready = [&] { return !idle_.empty() || open_ < size_; };
-  if (timeout) {
-    if (!cv_.wait_for(lock, *timeout, ready)) return {};
-  } else {
-    cv_.wait(lock, ready);
+  // Waited in slices, so a stop request ends the wait although nobody notifies the pool of it.
+  while (!ready()) {
+    if (connect_.should_stop && connect_.should_stop())
+      throw Error("no database connection taken from the pool: shutting down", "57014");
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      throw Error("no database connection free in the pool of " + std::to_string(size_) + " within " +
+                      std::to_string(limit.count()) + "ms; raise [database] pool_size or acquire_timeout",
+                  "53300");
+    cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(100)));
   }
   if (!idle_.empty()) {
     auto c = std::move(idle_.back());
@@ -44,7 +56,7 @@ Lease Pool::acquire(std::optional<std::chrono::milliseconds> timeout) {
   ++open_;
   lock.unlock();
   try {
-    auto c = std::make_unique<Connection>(conninfo_);
+    auto c = std::make_unique<Connection>(conninfo_, connect_);
     if (on_connect_) on_connect_(*c);
     return Lease(this, std::move(c));
   } catch (...) {

@@ -41,12 +41,16 @@ private:
 
 class Pool {
 public:
-  Pool(std::string conninfo, int size);
+  // Connections are opened with `connect` (its should_stop also ends waits in acquire()), and
+  // acquire() waits at most `acquire_timeout` for one.
+  Pool(std::string conninfo, int size, ConnectOptions connect = {},
+       std::chrono::milliseconds acquire_timeout = std::chrono::seconds(60));
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Waits for a free connection (opening one if under size). Returns an empty lease when
-  // `timeout` passes first. Throws pg::Error when a new connection cannot be opened.
+  // Waits for a free connection (opening one if under size), at most `timeout` (default: the
+  // pool's acquire_timeout). Throws pg::Error when none came in time (SQLSTATE 53300), when
+  // should_stop said so while waiting (57014), or when a new connection cannot be opened.
   Lease acquire(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   int size() const noexcept { return size_; }
   const std::string& conninfo() const noexcept { return conninfo_; }
@@ -60,6 +64,8 @@ private:
 
   const std::string conninfo_;
   const int size_;
+  const ConnectOptions connect_;
+  const std::chrono::milliseconds acquire_timeout_;
   std::function<void(Connection&)> on_connect_;
   std::mutex mu_;
   std::condition_variable cv_;

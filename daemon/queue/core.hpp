@@ -34,12 +34,16 @@ struct Core {
   std::vector<std::string> kinds;  // handled kinds, sorted
   std::string kinds_array;         // as a text[] literal
   Health health;
+  Liveness liveness;               // whether the engine's loops still take steps (watchdog)
   pg::Pool handler_pool;           // connections for handlers' transactions
   std::map<std::string, TableSql> tables;  // by table name
   std::atomic<bool> cancel{false};         // handlers' should-stop
+  std::atomic<bool> stopping{false};       // the engine is shutting down: connects give up
   std::function<double()> random_unit;     // jitter samples in [0, 1)
 
-  // Runs on every connection the engine opens: names it for pg_stat_activity.
+  // Runs on every connection the engine opens: names it for pg_stat_activity and sets its
+  // timeouts (the engine's own sessions: statement and lock timeouts; handlers' sessions: the
+  // handler statement timeout, when one is configured).
   void prepare_session(pg::Connection& conn, const std::string& role) const;
 };
 

@@ -21,7 +21,10 @@ namespace pgxq::queue {
 
 Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
     : options(std::move(o)), handlers(std::move(h)), log(std::move(l)), health(log, options.clock),
-      handler_pool(options.conninfo, options.pool_size) {
+      liveness(options.clock),
+      handler_pool(options.conninfo, options.pool_size,
+                   connect_options(options.timeouts, [this] { return cancel.load(); }),
+                   options.timeouts.pool_acquire) {
   for (auto& [kind, _] : handlers) kinds.push_back(kind);
   kinds_array = text_array(std::span<const std::string>(kinds));
   handler_pool.set_on_connect([this](pg::Connection& c) { prepare_session(c, "handler"); });
@@ -33,6 +36,13 @@ Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
 
 void Core::prepare_session(pg::Connection& conn, const std::string& role) const {
   conn.exec("SELECT set_config('application_name', $1, false)", {options.application_name + " " + role});
+  const auto& t = options.timeouts;
+  if (role != "handler") {
+    conn.exec("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+              {std::to_string(t.statement.count()), std::to_string(t.lock.count())});
+  } else if (t.handler_statement.count() > 0) {
+    conn.exec("SELECT set_config('statement_timeout', $1, false)", {std::to_string(t.handler_statement.count())});
+  }
 }
 
 namespace {
@@ -80,8 +90,6 @@ struct Engine::Impl {
   std::unique_ptr<Rescuer> rescuer;
   std::thread maintenance;
   StopSignal maintenance_stop;
-  std::function<void()> heartbeat;
-  std::mutex heartbeat_mu;
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -108,7 +116,7 @@ Engine::~Engine() {
 }
 
 void Engine::Impl::check_database() {
-  pg::Connection conn(core->options.conninfo);
+  pg::Connection conn(core->options.conninfo, connect_options(core->options.timeouts));
   for (auto& [name, t] : core->tables) {
     const TableCheck check = check_table(conn, name);
     if (!check.exists) throw pg::Error(check.missing_message(), "42P01");
@@ -158,13 +166,6 @@ void Engine::Impl::maintenance_loop() {
       next_rescue = now + rescue_every;
       rescuer->run_once();
     }
-    // Healthy = every claim loop went round recently (they wake at least once a second).
-    bool alive = true;
-    for (auto& p : producers) alive &= now - p->last_loop() < std::chrono::seconds(30);
-    if (alive) {
-      std::lock_guard lock(heartbeat_mu);
-      if (heartbeat) heartbeat();
-    }
     maintenance_stop.sleep_for(tick);
   }
 }
@@ -172,6 +173,7 @@ void Engine::Impl::maintenance_loop() {
 void Engine::Impl::shutdown(bool fast_path) {
   // The shutdown's deadlines bound real waits for handlers: they are on the real clock.
   auto& log = *core->log;
+  core->stopping = true;
   log.info("stopping: no new jobs are claimed{}", fast_path ? " (fast)" : "");
   for (auto& p : producers) p->stop_claiming();
 
@@ -284,9 +286,28 @@ void Engine::set_poll_interval(std::chrono::milliseconds interval) {
   for (auto& p : impl_->producers) p->set_poll_interval(interval);
 }
 
-void Engine::set_heartbeat(std::function<void()> beat) {
-  std::lock_guard lock(impl_->heartbeat_mu);
-  impl_->heartbeat = std::move(beat);
+namespace {
+// The most statements (and connects) one round of a claim loop runs: a connect, its setup, the
+// claim and the probe for more, with room to spare.
+constexpr int kClaimRoundStatements = 8;
+}  // namespace
+
+std::optional<std::string> Engine::stalled() const {
+  const auto& core = *impl_->core;
+  const auto bound = stall_bound(core.options.timeouts, core.options.conninfo);
+  if (auto loop = core.liveness.stalled(bound)) return loop;
+  // A claim loop goes round at least once a second when it is not using the database, and one
+  // round uses it for at most a connect and a handful of statements (each within the bound): one
+  // that has not gone round for that long hangs somewhere no timeout reaches.
+  if (bound.count() > 0 && !core.stopping) {  // stopped claim loops no longer go round
+    const auto now = core.options.clock->now();
+    for (const auto& p : impl_->producers)
+      if (now - p->last_loop() > kClaimRoundStatements * bound)
+        return "producer " + p->name() + ": the claim loop has not gone round for " +
+               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now - p->last_loop()).count()) +
+               "ms";
+  }
+  return std::nullopt;
 }
 
 }  // namespace pgxq::queue

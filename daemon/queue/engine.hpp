@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
 #include "queue/retry_policy.hpp"
+#include "queue/timeouts.hpp"
 
 namespace spdlog {
 class logger;
@@ -36,6 +38,7 @@ struct EngineOptions {
   // After the shutdown timeout, handlers are told to stop and get this long to return.
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
   BackoffPolicy backoff;
+  Timeouts timeouts;                 // connects, keepalives, statements, locks, pool waits
   std::vector<QueueOptions> queues;  // empty: one queue "default"
   bool listen = true;                // LISTEN/NOTIFY wake-ups (poll stays as fallback)
   // Sessions show up in pg_stat_activity as "<application_name> <role>" (producer, completer,
@@ -82,8 +85,9 @@ public:
   std::vector<QueueStats> stats() const;
   void set_max_workers(const std::string& queue, int max_workers);
   void set_poll_interval(std::chrono::milliseconds interval);
-  // Called by the engine loop about once a second while healthy (systemd watchdog).
-  void set_heartbeat(std::function<void()> beat);
+  // Names the loop that is stuck, if one is (see Liveness): the systemd watchdog is kept fed
+  // while this is empty. Never touches the database.
+  std::optional<std::string> stalled() const;
 
 private:
   struct Impl;

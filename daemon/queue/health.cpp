@@ -39,4 +39,46 @@ bool Health::healthy() const {
   return failing_.empty();
 }
 
+Liveness::Loop::Loop(Liveness& owner, std::string name) : owner_(owner) {
+  std::lock_guard lock(owner_.mu_);
+  id_ = owner_.next_id_++;
+  owner_.loops_[id_] = Entry{std::move(name), false, owner_.clock_->now()};
+}
+
+Liveness::Loop::~Loop() {
+  std::lock_guard lock(owner_.mu_);
+  owner_.loops_.erase(id_);
+}
+
+void Liveness::Loop::busy() {
+  const auto now = owner_.clock_->now();
+  std::lock_guard lock(owner_.mu_);
+  auto& e = owner_.loops_[id_];
+  e.busy = true;
+  e.last_step = now;
+}
+
+void Liveness::Loop::step() {
+  const auto now = owner_.clock_->now();
+  std::lock_guard lock(owner_.mu_);
+  owner_.loops_[id_].last_step = now;
+}
+
+void Liveness::Loop::idle() {
+  std::lock_guard lock(owner_.mu_);
+  owner_.loops_[id_].busy = false;
+}
+
+std::optional<std::string> Liveness::stalled(Clock::Duration bound) const {
+  if (bound <= Clock::Duration::zero()) return std::nullopt;
+  const auto now = clock_->now();
+  std::lock_guard lock(mu_);
+  const Entry* worst = nullptr;
+  for (const auto& [id, e] : loops_)
+    if (e.busy && now - e.last_step > bound && (!worst || e.last_step < worst->last_step)) worst = &e;
+  if (!worst) return std::nullopt;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - worst->last_step).count();
+  return worst->name + ": busy on the database for " + std::to_string(ms) + "ms without finishing a statement or connect";
+}
+
 }  // namespace pgxq::queue

@@ -1,10 +1,12 @@
 // queue/health: one place that knows whether the database is reachable, so an outage is
 // logged once when it starts and once when it ends — not once per component, job or retry.
-// Also the interruptible sleep the engine's loops use. Thread-safe.
+// Also the interruptible sleep the engine's loops use, and Liveness: whether the engine's loops
+// still take steps, which the systemd watchdog reports. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +45,50 @@ private:
   std::set<std::string, std::less<>> failing_;
   TimePoint outage_start_;
   std::optional<TimePoint> last_recovery_;
+};
+
+// Whether the engine's loops are stuck. A loop is *busy* while it is inside a use of the database
+// (from opening or taking its connection to the end of that use) and marks a step at each
+// connection attempt and each statement; outside such a use it waits for work or for a timer,
+// which is never stuck. stalled() names a loop that has been busy without a step for longer than
+// the bound a step can take (see queue/timeouts' stall_bound): no configured timeout explains
+// that. A database outage is no stall: connects fail within connect_timeout and the backoff
+// between them is a wait.
+class Liveness {
+public:
+  explicit Liveness(std::shared_ptr<const Clock> clock) : clock_(std::move(clock)) {}
+  using TimePoint = Clock::TimePoint;
+
+  // One loop's registration; removed when it goes (a loop that ended cannot stall).
+  class Loop {
+  public:
+    Loop(Liveness& owner, std::string name);
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+    void busy();  // a use of the database begins (and is a step)
+    void step();  // one more statement or connection attempt
+    void idle();  // the use ended: the loop waits for work or a timer
+
+  private:
+    Liveness& owner_;
+    int id_;
+  };
+
+  // "<loop>: busy for <n>ms without a step" for the loop stuck longest, if one exceeds `bound`
+  // (zero: no bound, never stalled).
+  std::optional<std::string> stalled(Clock::Duration bound) const;
+
+private:
+  struct Entry {
+    std::string name;
+    bool busy = false;
+    TimePoint last_step;
+  };
+  std::shared_ptr<const Clock> clock_;
+  mutable std::mutex mu_;
+  std::map<int, Entry> loops_;
+  int next_id_ = 0;
 };
 
 // A stop request that sleeping loops can wait on.

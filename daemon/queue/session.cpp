@@ -1,16 +1,34 @@
 // queue/session: the engine's own connections — open, set up, report, reconnect.
 #include "queue/session.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 
 namespace pgxq::queue {
 
 Session::Session(Core& core, std::string role, std::string component, Setup setup)
-    : core_(core), role_(std::move(role)), component_(std::move(component)), setup_(std::move(setup)) {}
+    : core_(core),
+      role_(std::move(role)),
+      component_(std::move(component)),
+      setup_(std::move(setup)),
+      loop_(core.liveness, component_) {}
 
 pg::Connection& Session::connection() {
+  loop_.busy();
   if (!conn_) {
-    conn_ = std::make_unique<pg::Connection>(core_.options.conninfo);
+    std::function<bool()> should_stop;
+    if (role_ != "completer") should_stop = [&stopping = core_.stopping] { return stopping.load(); };
+    try {
+      conn_ = std::make_unique<pg::Connection>(core_.options.conninfo,
+                                               connect_options(core_.options.timeouts, std::move(should_stop)));
+    } catch (const pg::Error& e) {
+      // Health logs an outage once; each attempt that failed (e.g. timed out) is a debug line.
+      core_.log->debug("{}: {}", component_, e.what());
+      throw;
+    }
+    conn_->set_on_statement([this] { loop_.step(); });
+    loop_.step();
     opened_ = core_.options.clock->now();
     try {
       core_.prepare_session(*conn_, role_);
@@ -29,17 +47,20 @@ pg::Connection& Session::connection() {
 }
 
 void Session::ok() {
+  loop_.idle();
   core_.health.ok(component_);
   backoff_.reset();
 }
 
 bool Session::failed(const pg::Error& e) {
+  loop_.idle();
   if (!e.connection_lost()) return false;
   lost(e.what());
   return true;
 }
 
 void Session::lost(std::string_view why) {
+  loop_.idle();
   std::optional<Clock::TimePoint> opened;
   if (conn_) opened = opened_;
   // Reported before the connection goes: `why` may be its libpq error text.

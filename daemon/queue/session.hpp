@@ -2,8 +2,11 @@
 // listener and the rescuer each keep one — opened on first use and again after it is lost,
 // named for pg_stat_activity and set up for its work, with the backoff between reconnects, and
 // reporting to Health: a lost connection is a failure of the component, a successful use ends
-// the component's part of an outage. How a component waits out the backoff, and what it logs
-// about errors that did not cost the connection, stays its own. Used by one thread.
+// the component's part of an outage. Connections are opened with the engine's timeouts, and a
+// connect in progress is abandoned when the engine stops. Each session is a loop in Liveness:
+// busy from connection() to ok()/failed()/lost(), a step at each statement. How a component
+// waits out the backoff, and what it logs about errors that did not cost the connection, stays
+// its own. Used by one thread.
 #pragma once
 
 #include <algorithm>
@@ -38,10 +41,14 @@ public:
   using Setup = std::function<void(pg::Connection&)>;
 
   // `role` names the session in pg_stat_activity (Core::prepare_session), `component` is the
-  // name Health reports, `setup` runs on every new connection after that.
+  // name Health and Liveness report, `setup` runs on every new connection after that. A connect
+  // in progress is abandoned as soon as the engine stops (Core::stopping), except the
+  // completer's: the outcomes of the last handlers still need writing, so its connects end only
+  // at connect_timeout.
   Session(Core& core, std::string role, std::string component, Setup setup = {});
 
-  // The connection, opened and set up if there is none. Throws pg::Error. A connection lost
+  // Begins a use of the database: the connection, opened and set up if there is none. Throws
+  // pg::Error. A connection lost
   // during its setup is kept until failed() reports it (with when it was opened); one whose
   // setup failed otherwise is dropped, so the next call sets up a new one.
   pg::Connection& connection();
@@ -67,6 +74,7 @@ private:
   std::unique_ptr<pg::Connection> conn_;
   Clock::TimePoint opened_;
   ReconnectBackoff backoff_;
+  Liveness::Loop loop_;
 };
 
 }  // namespace pgxq::queue

@@ -123,8 +123,10 @@ int pgxq_notify_channel(const char* table, char* out, size_t out_size, pgxq_erro
 char* pgxq_schema(const char* table, pgxq_error* err);
 void pgxq_free(void* p);
 
-/* Creates or upgrades the table idempotently, in its own transaction under an advisory lock
- * (the connection must not be inside a transaction). Applied versions are recorded in
+/* Creates or upgrades the table idempotently under an advisory lock (the connection must not be
+ * inside a transaction): catalog changes in transactions of its own, indexes built CONCURRENTLY
+ * between them so inserts into a live table are not blocked (an index an interrupted build left
+ * INVALID is dropped and built again). Applied versions are recorded in
  * pgxq_schema_migrations (job_table, version, applied_at) in the job table's schema, so two
  * processes may migrate at once and a table created by go-pgxq is upgraded in place.
  * Table names whose index names would exceed 63 bytes (more than 52 characters) are refused.

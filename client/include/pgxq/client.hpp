@@ -116,7 +116,7 @@ inline std::string schema(const std::string& table = PGXQ_DEFAULT_TABLE) {
   return out;
 }
 
-// Creates or upgrades `table` in its own transaction (call it outside one).
+// Creates or upgrades `table` (call it outside a transaction; see pgxq_migrate).
 inline void migrate(PGconn* conn, const std::string& table = PGXQ_DEFAULT_TABLE) {
   pgxq_error e{};
   if (pgxq_migrate(conn, table.c_str(), &e) != 0) detail::raise(e);
