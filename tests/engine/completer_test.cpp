@@ -61,7 +61,7 @@ TEST_CASE("outcomes that cannot be written pause claiming (bounded), and all are
   CHECK(e->stats()[0].completed == static_cast<uint64_t>(jobs + 1));
 }
 
-TEST_CASE("an outcome the database refuses is recorded as a failure; the rest of its batch is recorded") {
+TEST_CASE("an outcome the database refuses is recorded as a failure, the rest of its batch is recorded") {
   EngineFixture f("crefuse");
   auto& db = f.db();
   std::vector<int64_t> ids;

@@ -142,7 +142,7 @@ TEST_CASE("hostile rows: every value the schema accepts, and the ordinary jobs b
   MESSAGE("hostile rows: ", rows.size(), ", ordinary jobs: ", ordinary, " (all completed)");
 }
 
-TEST_CASE("a row that no claim can return (a trigger refuses it) is failed with the error; every other job runs") {
+TEST_CASE("a row that no claim can return (a trigger refuses it) is failed with the error, every other job runs") {
   TempTable t("rel_unclaimable");
   const auto db = conninfo();
   auto c = connect();
