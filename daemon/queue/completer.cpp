@@ -47,11 +47,6 @@ void Completer::submit(CompletionRecord record) {
   cv_.notify_one();
 }
 
-size_t Completer::pending() const {
-  std::lock_guard lock(mu_);
-  return pending_.size();
-}
-
 void Completer::stop() {
   {
     std::lock_guard lock(mu_);

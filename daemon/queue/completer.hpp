@@ -49,8 +49,6 @@ public:
   void start();
   // Queues an outcome; waits while kMaxPendingOutcomes are already waiting (backpressure).
   void submit(CompletionRecord record);
-  // Outcomes waiting to be written (for tests and stats).
-  size_t pending() const;
   // Writes everything submitted so far, then stops the thread. Later submits are dropped
   // (and logged): their jobs stay running for the rescuer.
   void stop();
@@ -66,7 +64,7 @@ private:
   void report(std::span<CompletionRecord* const> records, const std::unordered_set<int64_t>& applied);
 
   std::shared_ptr<Core> core_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable space_cv_;  // submitters waiting for room
   bool full_logged_ = false;

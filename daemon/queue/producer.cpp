@@ -214,10 +214,10 @@ void Producer::fail_unclaimable(pg::Connection& conn, const std::string& id, con
   const std::string error = sanitize_text(std::string("failed: the job cannot be claimed: ") + e.what() + " (SQLSTATE " +
                                           e.sqlstate() + ")");
   try {
-    if (conn.exec(table_->fail_unclaimable, {id, error}).affected() == 1) {
+    auto r = conn.exec(table_->fail_unclaimable, {id, error});
+    if (r.rows() == 1) {
       counters_->failed++;
-      core_->log->error("job {} queue={}: {}", id, options_.name, error);
-      return;
+      core_->log->error("job {} kind={} queue={}: {}", id, r.text(0, 0), options_.name, error);
     }
   } catch (const pg::Error& e2) {
     if (e2.connection_lost()) throw;

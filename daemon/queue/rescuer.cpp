@@ -62,8 +62,9 @@ bool Rescuer::rescue_isolated(pg::Connection& conn, Producer& p, const std::stri
     } catch (const pg::Error& e) {
       if (!row_specific(e)) throw;
       // Nothing more to do for it here: the row refuses this update. The others go on.
-      core_->log->error("job {} queue={}: cannot be rescued: {} (SQLSTATE {}); it stays running until the row is fixed",
-                        id, p.name(), e.what(), e.sqlstate());
+      core_->log->error("job {} kind={} queue={}: cannot be rescued: {} (SQLSTATE {}); it stays running until the "
+                        "row is fixed",
+                        id, stale.text(i, 1), p.name(), e.what(), e.sqlstate());
     }
   }
   return any_available;

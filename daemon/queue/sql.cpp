@@ -132,7 +132,7 @@ TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), not
                               " AND c.queue = $2 AND c.kind = ANY($3::text[]) AND c.scheduled_at <= now()"
                               " FOR UPDATE SKIP LOCKED))");
   fail_unclaimable = "UPDATE " + T + " j SET state = 'failed', completed_at = now(), error = $2"
-                     " WHERE j.id = $1 AND j.state = 'available'";
+                     " WHERE j.id = $1 AND j.state = 'available' RETURNING j.kind";
   complete_one = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
                  " WHERE j.id = $1 AND " + claimed_by("$2", "$3::int8");
   complete_many = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
@@ -155,7 +155,7 @@ TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), not
                  " WHERE j.id = u.id AND " + claimed_by("u.attempt", "u.attempted_us") + " RETURNING j.id";
   rescue = rescue_update(T, "");
   rescue_ids = rescue_update(T, " AND id = ANY($4::int8[])");
-  stale_ids = "SELECT id FROM " + T + " WHERE " + stale_where("$2") + " ORDER BY attempted_at NULLS FIRST LIMIT $3";
+  stale_ids = "SELECT id, kind FROM " + T + " WHERE " + stale_where("$2") + " ORDER BY attempted_at NULLS FIRST LIMIT $3";
 }
 
 namespace {

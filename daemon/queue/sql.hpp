@@ -44,6 +44,7 @@ struct TableSql {
   // Reads only indexed columns, so no value in a row can make it fail.
   std::string claim_candidate_ids(size_t kind_count) const;
   // A row no claim can return (claim_ids failed on it): $1 id, $2 error. Final: never retried.
+  // Returns its kind.
   std::string fail_unclaimable;
   // Every write to a claimed job is guarded by the claim it belongs to: state 'running', the
   // attempt, and the claim's own attempted_at (microseconds since the epoch, as the claim
@@ -64,8 +65,7 @@ struct TableSql {
   std::string rescue;
   // The same for the stale jobs with ids $4 int8[] only: a failed rescue falls back to it.
   std::string rescue_ids;
-  // $1 queue, $2 rescue_after ms, $3 limit: the ids rescue would take, reading only indexed
-  // columns.
+  // $1 queue, $2 rescue_after ms, $3 limit: the ids (and kinds) rescue would take.
   std::string stale_ids;
 };
 
