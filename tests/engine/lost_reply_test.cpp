@@ -96,13 +96,6 @@ private:
         fds.push_back({p.server, POLLIN, 0});
       }
       if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
-      if (fds[0].revents & POLLIN) {
-        int c = ::accept(listener_, nullptr, nullptr);
-        if (c >= 0) {
-          if (deaf_) waiting_.push_back(c);
-          else admit(c);
-        }
-      }
       std::vector<Pair> kept;
       for (size_t i = 0; i < pairs_.size(); ++i) {
         auto& p = pairs_[i];
@@ -119,6 +112,14 @@ private:
         else close_pair(p);
       }
       pairs_.swap(kept);
+      // After the pairs polled above are served: an admitted one joins the next round.
+      if (fds[0].revents & POLLIN) {
+        int c = ::accept(listener_, nullptr, nullptr);
+        if (c >= 0) {
+          if (deaf_) waiting_.push_back(c);
+          else admit(c);
+        }
+      }
     }
   }
 
