@@ -70,12 +70,14 @@ void ceiling_claim_complete(const Env& env, const std::string& table, int connec
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }
-      std::vector<int64_t> ids, attempts;
+      std::vector<int64_t> ids, attempts, attempted_at;
       for (int i = 0; i < r.rows(); ++i) {
         ids.push_back(r.int64(i, 0));
         attempts.push_back(r.int64(i, 3));
+        attempted_at.push_back(r.int64(i, 8));
       }
-      auto done = conn.exec_prepared("complete_many", {queue::int_array(ids), queue::int_array(attempts)});
+      auto done = conn.exec_prepared("complete_many",
+                                     {queue::int_array(ids), queue::int_array(attempts), queue::int_array(attempted_at)});
       if (done.rows() != r.rows())
         throw VerifyError("ceiling: completed " + std::to_string(done.rows()) + " of " + std::to_string(r.rows()) +
                           " claimed jobs");
@@ -105,10 +107,10 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
         if (!anything_left(conn, sql, kinds)) return;
         continue;
       }
-      std::string id(r.text(0, 0)), attempt(r.text(0, 3));
+      std::string id(r.text(0, 0)), attempt(r.text(0, 3)), attempted_at(r.text(0, 8));
       pg::Transaction tx(conn);
       conn.exec_prepared("record", {id, "ceiling"});
-      auto done = conn.exec_prepared("complete_one", {id, attempt});
+      auto done = conn.exec_prepared("complete_one", {id, attempt, attempted_at});
       if (done.affected() != 1) throw VerifyError("ceiling: job " + id + " was not completed");
       tx.commit();
     }

@@ -74,8 +74,9 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
   if (ctx.has_transaction()) {
     if (outcome.code == OutcomeCode::complete) {
       try {
-        std::string id = std::to_string(job.id), attempt = std::to_string(job.attempt);
-        auto r = ctx.lease()->exec(target.table->complete_one, {id, attempt});
+        std::string id = std::to_string(job.id), attempt = std::to_string(job.attempt),
+                    attempted_at = std::to_string(job.attempted_at_us);
+        auto r = ctx.lease()->exec(target.table->complete_one, {id, attempt, attempted_at});
         if (r.affected() == 1) {
           ctx.transaction().commit();
           target.counters->completed++;
@@ -100,8 +101,8 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
   }
 
   Resolution resolution = resolve(outcome, job.attempt, job.max_attempts, core.options.backoff, core.random_unit());
-  completer.submit(CompletionRecord{target.table, target.counters, job.id, job.attempt, job.kind, job.queue,
-                                    std::move(resolution)});
+  completer.submit(CompletionRecord{target.table, target.counters, job.id, job.attempt, job.attempted_at_us, job.kind,
+                                    job.queue, std::move(resolution)});
 }
 
 }  // namespace pgxq::queue

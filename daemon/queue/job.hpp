@@ -28,6 +28,9 @@ struct Job {
   int priority = 0;
   int64_t scheduled_at_us = 0;  // microseconds since the Unix epoch
   int64_t created_at_us = 0;
+  // Set by the claim (clock_timestamp()): unique per claim of the job, so every write of its
+  // outcome is guarded by it (see TableSql).
+  int64_t attempted_at_us = 0;
 };
 
 // Handlers log at spdlog's levels, like every other part of the daemon.

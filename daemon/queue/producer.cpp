@@ -21,6 +21,7 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       table_(&core_->tables.at(options_.table)),
       claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size(), table_->front_index)),
       probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
+      candidate_ids_sql_(core_->kinds.empty() ? std::string() : table_->claim_candidate_ids(core_->kinds.size())),
       clock_(*core_->options.clock),
       front_(core_->kinds, kFullScanEvery, table_->front_index),
       counters_(std::make_shared<QueueCounters>()),
@@ -157,14 +158,73 @@ std::vector<Job> Producer::claim(pg::Connection& conn, int n, bool& full_scan) {
   conn.prepare(stmt, claim_sql_);
   const Claim c(options_.name, core_->kinds_array, n, front_.next(clock_.now()));
   full_scan = c.full_scan();
-  auto r = conn.exec_prepared(stmt, c.params());
-  std::vector<Job> jobs = claimed_jobs(r, options_.name);
+  std::vector<Job> jobs;
+  try {
+    jobs = take_claimed(conn.exec_prepared(stmt, c.params()));
+  } catch (const pg::Error& e) {
+    if (!row_specific(e)) throw;
+    core_->log->error("queue {}: claiming jobs from {} failed: {}; claiming its candidates one at a time",
+                      options_.name, table_->table, e.what());
+    jobs = claim_isolated(conn, n);
+    front_.reset();
+    full_scan = false;
+  }
   // UPDATE ... RETURNING has no order: restore go-pgxq's (priority, scheduled_at, id).
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return std::tie(a.priority, a.scheduled_at_us, a.id) < std::tie(b.priority, b.scheduled_at_us, b.id);
   });
   front_.claimed(jobs, n);
   return jobs;
+}
+
+std::vector<Job> Producer::take_claimed(const pg::Result& r) {
+  std::vector<FailedByClaim> failed;
+  std::vector<Job> jobs = claimed_jobs(r, options_.name, &failed);
+  for (const auto& f : failed) {
+    counters_->failed++;
+    core_->log->warn("job {} kind={} queue={}: {}", f.id, f.kind, options_.name, f.error);
+  }
+  return jobs;
+}
+
+std::vector<Job> Producer::claim_isolated(pg::Connection& conn, int n) {
+  const std::string ids_stmt = "claim_candidate_ids:" + table_->table, one_stmt = "claim_ids:" + table_->table;
+  conn.prepare(ids_stmt, candidate_ids_sql_);
+  conn.prepare(one_stmt, table_->claim_ids);
+  auto candidates = conn.exec_prepared(ids_stmt, {options_.name, core_->kinds_array, std::to_string(claim_candidates(n))});
+  std::vector<Job> jobs;
+  for (int i = 0; i < candidates.rows() && static_cast<int>(jobs.size()) < n; ++i) {
+    const std::string id(candidates.text(i, 0));
+    try {
+      for (auto& j : take_claimed(conn.exec_prepared(one_stmt, {int_array(std::vector<int64_t>{candidates.int64(i, 0)}),
+                                                                options_.name, core_->kinds_array})))
+        jobs.push_back(std::move(j));
+    } catch (const pg::Error& e) {
+      if (!row_specific(e)) {
+        if (!jobs.empty()) break;  // keep what was claimed; the next claim meets the error again
+        throw;
+      }
+      fail_unclaimable(conn, id, e);
+    }
+  }
+  return jobs;
+}
+
+void Producer::fail_unclaimable(pg::Connection& conn, const std::string& id, const pg::Error& e) {
+  const std::string error = sanitize_text(std::string("failed: the job cannot be claimed: ") + e.what() + " (SQLSTATE " +
+                                          e.sqlstate() + ")");
+  try {
+    auto r = conn.exec(table_->fail_unclaimable, {id, error});
+    if (r.rows() == 1) {
+      counters_->failed++;
+      core_->log->error("job {} kind={} queue={}: {}", id, r.text(0, 0), options_.name, error);
+    }
+  } catch (const pg::Error& e2) {
+    if (e2.connection_lost()) throw;
+    core_->log->error("job {} queue={}: cannot be claimed ({}) and cannot be marked failed either: {}; it stays "
+                      "available, and claims go round it one candidate at a time until the row is fixed or deleted",
+                      id, options_.name, e.what(), e2.what());
+  }
 }
 
 bool Producer::any_due(pg::Connection& conn) {
@@ -255,18 +315,19 @@ void Producer::stop_claiming() {
 }
 
 void Producer::release(const std::vector<Job>& jobs) {
-  std::vector<int64_t> ids, attempts;
+  std::vector<int64_t> ids, attempts, attempted_at;
   for (auto& j : jobs) {
     ids.push_back(j.id);
     attempts.push_back(j.attempt);
+    attempted_at.push_back(j.attempted_at_us);
   }
   ReconnectBackoff backoff;
   for (int attempt = 1; attempt <= 5; ++attempt) {
     try {
       pg::Connection conn(core_->options.conninfo);
       core_->prepare_session(conn, "release");
-      std::string id_arr = int_array(ids), att_arr = int_array(attempts);
-      auto r = conn.exec(table_->release_many, {id_arr, att_arr});
+      std::string id_arr = int_array(ids), att_arr = int_array(attempts), at_arr = int_array(attempted_at);
+      auto r = conn.exec(table_->release_many, {id_arr, att_arr, at_arr});
       core_->log->info("queue {}: released {} claimed job(s) that had not started", options_.name, r.rows());
       return;
     } catch (const pg::Error& e) {

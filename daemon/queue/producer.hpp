@@ -58,6 +58,12 @@ private:
   void worker_loop();
   // Claims up to n jobs; `full_scan` tells whether every kind was scanned from the start.
   std::vector<Job> claim(pg::Connection& conn, int n, bool& full_scan);
+  // The jobs a claim returned, logging and counting those it failed instead.
+  std::vector<Job> take_claimed(const pg::Result& r);
+  // After a claim failed on a row: the candidates claimed one by one, up to n; a candidate that
+  // fails alone is failed for good, with the error (fail_unclaimable).
+  std::vector<Job> claim_isolated(pg::Connection& conn, int n);
+  void fail_unclaimable(pg::Connection& conn, const std::string& id, const pg::Error& e);
   bool any_due(pg::Connection& conn);
   void release(const std::vector<Job>& jobs);
   // Starts one more worker on the ready jobs (waking a sleeping one or spawning a thread) unless
@@ -74,6 +80,7 @@ private:
   const TableSql* table_;
   std::string claim_sql_;
   std::string probe_sql_;
+  std::string candidate_ids_sql_;
   const Clock& clock_;
   ScanFront front_;            // the claim loop's own
   ClaimFollowUp follow_up_;    // the claim loop's own

@@ -24,7 +24,10 @@ ScanFront::Params ScanFront::next(TimePoint now) {
     // From the beginning: the smallest priority there is, NULL for -infinity, the smallest id.
     const auto& front = p.full ? std::nullopt : stored;
     priorities.push_back(front ? front->priority : std::numeric_limits<int16_t>::min());
-    scheduled_us.push_back(front ? std::optional(front->scheduled_us) : std::nullopt);
+    // A job at -infinity (or at infinity, which no claim returns) has no microseconds to send:
+    // NULL, from -infinity, which is exact for the one and merely early for the other.
+    const bool finite = front && front->scheduled_us != kTimeMinusInfinity && front->scheduled_us != kTimePlusInfinity;
+    scheduled_us.push_back(finite ? std::optional(front->scheduled_us) : std::nullopt);
     ids.push_back(front && by_id_ ? front->id : std::numeric_limits<int64_t>::min());
   }
   p.priorities = int_array(priorities);

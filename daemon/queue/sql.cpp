@@ -55,6 +55,62 @@ std::string quoted_array(std::span<const T> values) {
   return out;
 }
 
+// A timestamp as microseconds since the epoch, for any value the column holds: -infinity (and
+// anything before int8's range) becomes int8's smallest value, infinity (and anything after)
+// its largest; a plain cast fails on them and takes the whole statement with it.
+std::string epoch_us(const std::string& column) {
+  return "LEAST(GREATEST(extract(epoch FROM " + column +
+         ") * 1000000, -9223372036854775808), 9223372036854775807)::int8";
+}
+
+// The timestamp `us` microseconds after the epoch, exactly: whole seconds and the rest
+// separately, so neither multiplier is beyond a float8's exact integers.
+std::string from_epoch_us(const std::string& us) {
+  return "('epoch'::timestamptz + (" + us + " / 1000000) * interval '1 second' + (" + us +
+         " % 1000000) * interval '1 microsecond')";
+}
+
+// The claim's SET and RETURNING, shared by the batch claim and claim_ids. A job whose attempt
+// counter is at the smallint's end cannot count another attempt: it is failed, with the
+// reason, instead of failing the whole claim with "smallint out of range". attempted_at is
+// clock_timestamp(), not now(): claims of one row are serialised by its lock, so each gets a
+// later value than the one before, which makes it the claim's token (TableSql).
+std::string claim_update(const std::string& T, const std::string& where) {
+  const std::string can_run = "j.attempt < " + std::to_string(kMaxAttempt);
+  return "UPDATE " + T + " j SET"
+         " state = CASE WHEN " + can_run + " THEN 'running' ELSE 'failed' END,"
+         " attempt = CASE WHEN " + can_run + " THEN j.attempt + 1 ELSE j.attempt END,"
+         " attempted_at = clock_timestamp(),"
+         " completed_at = CASE WHEN " + can_run + " THEN j.completed_at ELSE clock_timestamp() END,"
+         " error = CASE WHEN " + can_run + " THEN j.error ELSE format('failed: attempt counter exhausted (attempt %s"
+         " is the largest the attempt column holds; max_attempts %s)', j.attempt, j.max_attempts) END"
+         " WHERE " + where +
+         " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority, " + epoch_us("j.scheduled_at") +
+         ", " + epoch_us("j.created_at") + ", " + epoch_us("j.attempted_at") + ", j.state, CASE WHEN j.state = 'failed' THEN j.error END";
+}
+
+// Jobs `running` for longer than rescue_after, and running jobs whose attempted_at no claim
+// could have written (NULL, infinite, further in the future than rescue_after): left alone they
+// would stay running forever. rescue_after is capped at 100 years so `now() ± it` stays a
+// timestamp whatever it is configured to.
+std::string stale_where(const std::string& after) {
+  const std::string span = "LEAST(" + after + "::int8, 3155760000000) * interval '1 millisecond'";
+  return "state = 'running' AND queue = $1 AND (attempted_at IS NULL OR attempted_at < now() - " + span +
+         " OR attempted_at > now() + " + span + ")";
+}
+
+std::string rescue_update(const std::string& T, const std::string& extra_where) {
+  return "WITH stale AS ("
+         " SELECT id FROM " + T + " WHERE " + stale_where("$2") + extra_where +
+         " ORDER BY attempted_at NULLS FIRST LIMIT $3 FOR UPDATE SKIP LOCKED)"
+         " UPDATE " + T + " j SET"
+         " state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END,"
+         " completed_at = CASE WHEN j.attempt >= j.max_attempts THEN now() ELSE NULL END,"
+         " error = format('rescued after attempt %s of %s: worker lost', j.attempt, j.max_attempts)"
+         " FROM stale WHERE j.id = stale.id"
+         " RETURNING j.id, j.kind, j.state, j.attempt, j.max_attempts";
+}
+
 }  // namespace
 
 TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
@@ -65,35 +121,41 @@ TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), not
   // entry for every job run since the last vacuum) instead of looking the ids up by primary
   // key: completions then slow down as the table works (seconds per batch at 1M jobs).
   const std::string running = "(j.state || '') = 'running'";
+  // The claim's own token, as the claim returned it (see complete_one).
+  const auto claimed_by = [&](const std::string& attempt, const std::string& attempted_us) {
+    return running + " AND j.attempt = " + attempt + " AND j.attempted_at = " + from_epoch_us(attempted_us);
+  };
+  // Attempt numbers given back (snooze, release) never go below the smallint's range.
+  const std::string give_back = "CASE WHEN j.attempt > -32768 THEN j.attempt - 1 ELSE j.attempt END";
+  claim_ids = claim_update(T, "j.id = ANY(ARRAY("
+                              " SELECT c.id FROM " + T + " c WHERE c.id = ANY($1::int8[]) AND c.state = 'available'"
+                              " AND c.queue = $2 AND c.kind = ANY($3::text[]) AND c.scheduled_at <= now()"
+                              " FOR UPDATE SKIP LOCKED))");
+  fail_unclaimable = "UPDATE " + T + " j SET state = 'failed', completed_at = now(), error = $2"
+                     " WHERE j.id = $1 AND j.state = 'available' RETURNING j.kind";
   complete_one = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
-                 " WHERE j.id = $1 AND " + running + " AND j.attempt = $2";
+                 " WHERE j.id = $1 AND " + claimed_by("$2", "$3::int8");
   complete_many = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
-                  " FROM unnest($1::int8[], $2::int4[]) AS u(id, attempt)"
-                  " WHERE j.id = u.id AND " + running + " AND j.attempt = u.attempt RETURNING j.id";
+                  " FROM unnest($1::int8[], $2::int4[], $3::int8[]) AS u(id, attempt, attempted_us)"
+                  " WHERE j.id = u.id AND " + claimed_by("u.attempt", "u.attempted_us") + " RETURNING j.id";
+  // Delays are capped at 100 years, so `now() + delay` is a timestamp whatever a handler asked.
   resolve_many =
       "UPDATE " + T + " j SET state = u.state,"
-      " attempt = CASE WHEN u.refund THEN j.attempt - 1 ELSE j.attempt END,"
+      " attempt = CASE WHEN u.refund THEN " + give_back + " ELSE j.attempt END,"
       " completed_at = CASE WHEN u.state = 'available' THEN NULL ELSE now() END,"
-      " scheduled_at = CASE WHEN u.state = 'available' THEN now() + u.delay_ms * interval '1 millisecond'"
+      " scheduled_at = CASE WHEN u.state = 'available'"
+      "                THEN now() + LEAST(GREATEST(u.delay_ms, 0), 3155760000000) * interval '1 millisecond'"
       "                ELSE j.scheduled_at END,"
       " error = COALESCE(u.error, j.error)"
-      " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::bool[])"
-      "   AS u(id, attempt, state, error, delay_ms, refund)"
-      " WHERE j.id = u.id AND " + running + " AND j.attempt = u.attempt RETURNING j.id";
-  release_many = "UPDATE " + T + " j SET state = 'available', attempt = j.attempt - 1, attempted_at = NULL"
-                 " FROM unnest($1::int8[], $2::int4[]) AS u(id, attempt)"
-                 " WHERE j.id = u.id AND " + running + " AND j.attempt = u.attempt RETURNING j.id";
-  rescue =
-      "WITH stale AS ("
-      " SELECT id FROM " + T + " WHERE state = 'running' AND queue = $1 AND kind = ANY($2::text[])"
-      " AND attempted_at < now() - $3::int8 * interval '1 millisecond'"
-      " ORDER BY attempted_at LIMIT $4 FOR UPDATE SKIP LOCKED)"
-      " UPDATE " + T + " j SET"
-      " state = CASE WHEN j.attempt >= j.max_attempts THEN 'failed' ELSE 'available' END,"
-      " completed_at = CASE WHEN j.attempt >= j.max_attempts THEN now() ELSE NULL END,"
-      " error = format('rescued after attempt %s of %s: worker lost', j.attempt, j.max_attempts)"
-      " FROM stale WHERE j.id = stale.id"
-      " RETURNING j.id, j.kind, j.state, j.attempt, j.max_attempts";
+      " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::bool[], $7::int8[])"
+      "   AS u(id, attempt, state, error, delay_ms, refund, attempted_us)"
+      " WHERE j.id = u.id AND " + claimed_by("u.attempt", "u.attempted_us") + " RETURNING j.id";
+  release_many = "UPDATE " + T + " j SET state = 'available', attempt = " + give_back + ", attempted_at = NULL"
+                 " FROM unnest($1::int8[], $2::int4[], $3::int8[]) AS u(id, attempt, attempted_us)"
+                 " WHERE j.id = u.id AND " + claimed_by("u.attempt", "u.attempted_us") + " RETURNING j.id";
+  rescue = rescue_update(T, "");
+  rescue_ids = rescue_update(T, " AND id = ANY($4::int8[])");
+  stale_ids = "SELECT id, kind FROM " + T + " WHERE " + stale_where("$2") + " ORDER BY attempted_at NULLS FIRST LIMIT $3";
 }
 
 namespace {
@@ -104,7 +166,7 @@ namespace {
 //
 // With `from_front`, each kind's scan starts at its front, ($5[i], $6[i], $7[i]) from
 // ScanFront: a bound of the index scan, so the dead entries before it are never read. NULL in
-// $6 means -infinity; the microseconds are exact as a float8 multiplier (below 2^53). With
+// $6 means -infinity. With
 // `by_id` (migration 4's index (queue, kind, priority, scheduled_at, id) exists) the scans also
 // run in id order within equal (priority, scheduled_at), so the bound skips within them too;
 // without it, ScanFront sends the smallest id and the bound is on (priority, scheduled_at).
@@ -120,8 +182,8 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
                 " WHERE j.queue = $1 AND j.state = 'available' AND j.kind = ($2::text[])" + at;
     if (from_front)
       branches += " AND (j.priority, j.scheduled_at, j.id) >= (($5::int2[])" + at + ", CASE WHEN ($6::int8[])" + at +
-                  " IS NULL THEN '-infinity'::timestamptz ELSE 'epoch'::timestamptz + ($6::int8[])" + at +
-                  " * interval '1 microsecond' END, ($7::int8[])" + at + ")";
+                  " IS NULL THEN '-infinity'::timestamptz ELSE " + from_epoch_us("($6::int8[])" + at) + " END, ($7::int8[])" +
+                  at + ")";
     branches += " AND j.scheduled_at <= now() ORDER BY " + branch_order + " LIMIT " + limit + ")";
   }
   return "candidates AS MATERIALIZED (" + branches + " ORDER BY " + order + " LIMIT " + limit + ")";
@@ -141,11 +203,12 @@ std::string TableSql::claim(size_t kind_count, bool by_id) const {
          // id too: the first jobs in the order the scans ran, so the new fronts leave none behind.
          " ORDER BY j.priority, j.scheduled_at, j.id LIMIT $3"
          " FOR UPDATE OF j SKIP LOCKED"
-         ")"
-         " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
-         " WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
-         " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
-         " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
+         ")" +
+         claim_update(T, "j.id = ANY(ARRAY(SELECT id FROM picked))");
+}
+
+std::string TableSql::claim_candidate_ids(size_t kind_count) const {
+  return "WITH " + candidates(quoted, kind_count, false, false, "$3") + " SELECT id FROM candidates";
 }
 
 std::string TableSql::claim_probe(size_t kind_count) const {
@@ -155,7 +218,7 @@ std::string TableSql::claim_probe(size_t kind_count) const {
          " FOR UPDATE OF j SKIP LOCKED";
 }
 
-std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue) {
+std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue, std::vector<FailedByClaim>* failed) {
   std::vector<Job> jobs;
   jobs.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
@@ -163,15 +226,25 @@ std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue) {
     j.id = r.int64(i, 0);
     j.kind = r.text(i, 1);
     j.queue = queue;
-    j.args = r.text(i, 2);
     j.attempt = static_cast<int>(r.int64(i, 3));
     j.max_attempts = static_cast<int>(r.int64(i, 4));
     j.priority = static_cast<int>(r.int64(i, 5));
     j.scheduled_at_us = r.int64(i, 6);
     j.created_at_us = r.int64(i, 7);
+    j.attempted_at_us = r.int64(i, 8);
+    if (r.text(i, 9) != "running") {
+      if (failed) failed->push_back({j.id, std::move(j.kind), std::string(r.text(i, 10))});
+      continue;
+    }
+    j.args = r.text(i, 2);
     jobs.push_back(std::move(j));
   }
   return jobs;
+}
+
+bool row_specific(const pg::Error& e) noexcept {
+  const std::string_view cls = std::string_view(e.sqlstate()).substr(0, 2);
+  return !e.connection_lost() && (cls == "22" || cls == "23" || cls == "0A" || cls == "P0" || cls == "38" || cls == "39");
 }
 
 std::string int_array(std::span<const std::optional<int64_t>> values) {

@@ -185,13 +185,17 @@ TEST_CASE("completions look jobs up by primary key, not through the rescue index
     ids.push_back(i);
     attempts.push_back(1);
   }
-  const std::string id_arr = queue::int_array(ids), att_arr = queue::int_array(attempts);
+  // Each row's attempted_at, as the claim returns it: every write is guarded by it.
+  auto at = db.exec("SELECT string_agg((extract(epoch FROM attempted_at) * 1000000)::int8::text, ',' ORDER BY id) FROM " +
+                    t.name() + " WHERE id <= 100");
+  const std::string id_arr = queue::int_array(ids), att_arr = queue::int_array(attempts),
+                    at_arr = "{" + std::string(at.text(0, 0)) + "}";
   for (const auto* stmt : {&sql.complete_many, &sql.release_many}) {
     pg::Transaction tx(db);
     db.exec("DEALLOCATE ALL");
     db.exec("SET LOCAL plan_cache_mode = force_generic_plan");  // what a prepared statement ends up with
-    db.exec("PREPARE done(int8[], int4[]) AS " + *stmt);
-    auto r = db.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE done('" + id_arr + "', '" + att_arr + "')");
+    db.exec("PREPARE done(int8[], int4[], int8[]) AS " + *stmt);
+    auto r = db.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE done('" + id_arr + "', '" + att_arr + "', '" + at_arr + "')");
     std::string plan;
     for (int i = 0; i < r.rows(); ++i) plan += std::string(r.text(i, 0)) + "\n";
     INFO(plan);

@@ -268,7 +268,8 @@ struct pgxq_plugin_host {
   int (*job_attempt)(const pgxq_plugin_job *job);
   int (*job_max_attempts)(const pgxq_plugin_job *job);
   int (*job_priority)(const pgxq_plugin_job *job);
-  /* Microseconds since the Unix epoch (UTC). */
+  /* Microseconds since the Unix epoch (UTC); INT64_MIN for '-infinity', INT64_MAX for
+   * 'infinity' (values the table accepts too). */
   int64_t (*job_scheduled_at)(const pgxq_plugin_job *job);
   int64_t (*job_created_at)(const pgxq_plugin_job *job);
 
