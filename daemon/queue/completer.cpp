@@ -3,11 +3,22 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 
 namespace pgxq::queue {
 
 namespace {
 constexpr int kWriteAttempts = 6;  // ~100ms..3.2s of backoff between them
+
+// Failures that end by themselves: a row lock another session holds (lock_timeout), a statement
+// timeout, a serialization failure or deadlock, a server short of resources. While the engine
+// runs, a write failing so is retried without end: the outcomes wait, claiming pauses at the
+// bound, and nothing is handed to the rescuer, which would run finished jobs again.
+bool passes_by_itself(const pg::Error& e) noexcept {
+  const std::string& s = e.sqlstate();
+  return s == "55P03" || s == "57014" || s.starts_with("40") || s.starts_with("53");
+}
 }
 
 void count_outcome(QueueCounters& c, JobState state) {
@@ -24,6 +35,11 @@ Completer::Completer(std::shared_ptr<Core> core) : core_(std::move(core)), sessi
 Completer::~Completer() { stop(); }
 
 void Completer::start() { thread_ = std::thread([this] { run(); }); }
+
+bool Completer::stop_requested() {
+  std::lock_guard lock(mu_);
+  return stopping_;
+}
 
 void Completer::submit(CompletionRecord record) {
   {
@@ -179,13 +195,20 @@ std::optional<pg::Error> Completer::try_write(const TableSql& table, std::span<C
       session_.ok();
       break;
     } catch (const pg::Error& e) {
+      bool waits_it_out = false;
       if (session_.failed(e)) {
         // Lost: the write may or may not have landed; the guard makes writing it again safe.
+        waits_it_out = true;
       } else if (row_specific(e)) {
         return e;
       } else {
-        core_->log->error("recording {} job outcome(s) in {} failed: {}", records.size(), table.table, e.what());
+        waits_it_out = passes_by_itself(e);
+        core_->log->error("recording {} job outcome(s) in {} failed: {}{}", records.size(), table.table, e.what(),
+                          waits_it_out && !stop_requested() ? "; retrying until it can be written" : "");
       }
+      // While running, a failure that passes by itself is waited out; on stop, and for other
+      // errors, kWriteAttempts bound it.
+      if (waits_it_out && !stop_requested()) attempt = std::min(attempt, kWriteAttempts - 1);
       if (attempt >= kWriteAttempts) {
         for (auto* r : records)
           core_->log->error("job {} kind={} queue={}: outcome '{}' could not be recorded; left running for the rescuer",

@@ -58,10 +58,12 @@ private:
   void write(std::vector<CompletionRecord>& batch);
   // Writes `records`, splitting them while the database refuses one of them.
   void write_table(const TableSql& table, std::span<CompletionRecord* const> records);
-  // One write of `records`, retried on a lost connection or a transient error. The error when
-  // the database refused it for a row's sake; nullopt when written, or given up (logged).
+  // One write of `records`, retried on a lost connection or a transient error (without end
+  // while the engine runs, for failures that pass by themselves). The error when the database
+  // refused it for a row's sake; nullopt when written, or given up on stop (logged).
   std::optional<pg::Error> try_write(const TableSql& table, std::span<CompletionRecord* const> records);
   void report(std::span<CompletionRecord* const> records, const std::unordered_set<int64_t>& applied);
+  bool stop_requested();
 
   std::shared_ptr<Core> core_;
   std::mutex mu_;

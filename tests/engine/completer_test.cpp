@@ -90,3 +90,41 @@ TEST_CASE("an outcome the database refuses is recorded as a failure, the rest of
   CHECK(e->stats()[0].failed == 1);
   db.exec("DROP FUNCTION " + fn + "() CASCADE");
 }
+
+TEST_CASE("a row lock that outlasts lock_timeout again and again: the outcome waits and is written once the row is free") {
+  EngineFixture f("clockwait");
+  std::atomic<bool> entered{false}, go{false};
+  auto o = f.options();
+  o.timeouts.lock = 50ms;  // each write gives up on the lock quickly: many more attempts than six
+  auto e = f.make_engine(o, {{"gated", [&](const queue::Job&, queue::JobContext& ctx) {
+                                entered = true;
+                                while (!go && !ctx.should_stop()) std::this_thread::sleep_for(1ms);
+                                return queue::Outcome::complete();
+                              }}});
+  const int64_t locked = f.insert("gated");
+  e->start();
+  REQUIRE(wait_until([&] { return entered.load(); }));
+  pg::Connection holder = connect();
+  holder.exec("BEGIN");
+  holder.exec("SELECT 1 FROM " + f.table() + " WHERE id = $1 FOR UPDATE", {std::to_string(locked)});
+  go = true;
+  // Held until the write has failed on the lock more often than the six attempts other errors
+  // get: a completer that gave up would have left the job running for the rescuer by now.
+  auto failures = [&] {
+    const std::string text = f.log.text();
+    size_t n = 0;
+    for (size_t at = text.find("retrying until it can be written"); at != std::string::npos;
+         at = text.find("retrying until it can be written", at + 1))
+      ++n;
+    return n;
+  };
+  REQUIRE(wait_until([&] { return failures() >= 7 || f.log.contains("left running for the rescuer"); }, 120s));
+  CHECK_FALSE(f.log.contains("could not be recorded; left running for the rescuer"));
+  holder.exec("COMMIT");
+  REQUIRE(wait_until([&] { return f.count("state = 'completed'") == 1; }, 60s));
+  e->stop();
+  auto row = f.row(locked);
+  CHECK(row.state == "completed");
+  CHECK(row.attempt == 1);
+  CHECK(e->stats()[0].completed == 1);
+}
