@@ -14,6 +14,7 @@ config::Defaults config_defaults() {
   d.worker.rescue_after = engine.rescue_after;
   d.worker.shutdown_timeout = engine.shutdown_timeout;
   d.worker.cancel_grace = engine.cancel_grace;
+  d.worker.max_args_bytes = engine.max_args_bytes;
   d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
   return d;
 }
@@ -29,6 +30,7 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.rescue_after = config.worker.rescue_after;
   o.shutdown_timeout = config.worker.shutdown_timeout;
   o.cancel_grace = config.worker.cancel_grace;
+  o.max_args_bytes = config.worker.max_args_bytes;
   o.backoff = {config.backoff.initial, config.backoff.max, config.backoff.multiplier, config.backoff.jitter};
   for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
   return o;

@@ -326,7 +326,8 @@ private:
   void worker(const toml::table& t) {
     const std::string s = "worker";
     check_keys(t, s,
-               {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace"});
+               {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace",
+                "max_args_bytes"});
     auto& w = cfg_.worker;
     get_table_name(t, s, w.table);
     get_duration(t, s, "poll_interval", w.poll_interval, false);
@@ -335,6 +336,7 @@ private:
     get_duration(t, s, "rescue_after", w.rescue_after, false);
     get_duration(t, s, "shutdown_timeout", w.shutdown_timeout, true);
     get_duration(t, s, "cancel_grace", w.cancel_grace, true);
+    get_int(t, s, "max_args_bytes", w.max_args_bytes, 1024, 1 << 30);
   }
 
   void backoff(const toml::table& t) {

@@ -62,6 +62,7 @@ struct WorkerConfig {
   std::chrono::milliseconds rescue_after{0};
   std::chrono::milliseconds shutdown_timeout{0};
   std::chrono::milliseconds cancel_grace{0};
+  int max_args_bytes = 0;
 };
 
 // The delay between attempts: initial × multiplier^(attempt-1), capped at max, times a random

@@ -10,6 +10,7 @@
 #include <pgxq/client.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "pg/utf8.hpp"
 
@@ -57,7 +58,10 @@ std::string quoted_array(std::span<const T> values) {
 
 }  // namespace
 
-TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
+TableSql::TableSql(const std::string& t) : TableSql(t, quote_table(t)) {}
+
+TableSql::TableSql(const std::string& t, std::string qualified)
+    : table(t), quoted(std::move(qualified)), notify_channel(channel_for(t)) {
   const std::string T = quoted;
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',
@@ -127,10 +131,19 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
   return "candidates AS MATERIALIZED (" + branches + " ORDER BY " + order + " LIMIT " + limit + ")";
 }
 
+// The args, and NULL; or, when they are too long to be read into memory, NULL and their length.
+std::pair<std::string, std::string> args_columns(int64_t max_args_bytes) {
+  if (max_args_bytes <= 0) return {"j.args::text", "NULL::int8"};
+  const std::string limit = std::to_string(max_args_bytes);
+  return {"CASE WHEN octet_length(j.args::text) <= " + limit + " THEN j.args::text END",
+          "CASE WHEN octet_length(j.args::text) > " + limit + " THEN octet_length(j.args::text)::int8 END"};
+}
+
 }  // namespace
 
-std::string TableSql::claim(size_t kind_count, bool by_id) const {
+std::string TableSql::claim(size_t kind_count, bool by_id, int64_t max_args_bytes) const {
   const std::string& T = quoted;
+  const auto [args, withheld_length] = args_columns(max_args_bytes);
   return "WITH " + candidates(T, kind_count, true, by_id, "$4") +
          // `id = ANY(ARRAY(...))` rather than a join: the engine runs the claim with a generic
          // plan (see producer.cpp), which cannot see that the candidates are few and would
@@ -144,8 +157,9 @@ std::string TableSql::claim(size_t kind_count, bool by_id) const {
          ")"
          " UPDATE " + T + " j SET state = 'running', attempt = j.attempt + 1, attempted_at = now()"
          " WHERE j.id = ANY(ARRAY(SELECT id FROM picked))"
-         " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority,"
-         " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8";
+         " RETURNING j.id, j.kind, " + args + ", j.attempt, j.max_attempts, j.priority,"
+         " (extract(epoch FROM j.scheduled_at) * 1000000)::int8, (extract(epoch FROM j.created_at) * 1000000)::int8, " +
+         withheld_length;
 }
 
 std::string TableSql::claim_probe(size_t kind_count) const {
@@ -169,6 +183,7 @@ std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue) {
     j.priority = static_cast<int>(r.int64(i, 5));
     j.scheduled_at_us = r.int64(i, 6);
     j.created_at_us = r.int64(i, 7);
+    if (!r.is_null(i, 8)) j.withheld_args_bytes = r.int64(i, 8);
     jobs.push_back(std::move(j));
   }
   return jobs;
