@@ -1,7 +1,9 @@
 // app/daemon: see daemon.hpp. The shutdown sequence: the first signal says STOPPING=1 and
 // starts Engine::stop() on a helper thread (so this thread keeps listening); a second signal
 // calls Engine::stop_fast(); when stop() returns, the engine is destroyed, then the plugins'
-// shutdown hooks run (LoadedPlugins outlives the Engine).
+// shutdown hooks run (LoadedPlugins outlives the Engine) — unless a handler is still running
+// (detached after shutdown_timeout + cancel_grace): then the process exits without tearing
+// down anything that handler can reach.
 #include "app/daemon.hpp"
 
 #include <unistd.h>
@@ -9,6 +11,8 @@
 #include <spdlog/logger.h>
 
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "app/context.hpp"
@@ -164,6 +168,16 @@ int run_daemon(const RunOptions& options) {
   }
   if (stopper.joinable()) stopper.join();
   engine.wait();
+  if (engine.handlers_left_running()) {
+    // A detached handler still runs plugin code and may call the host at any moment: the
+    // plugins' shutdown hooks, their host records and the engine it works in must outlive it,
+    // so the process ends here, with none of them torn down (nor static destructors run). Its
+    // job's transaction ends with the connection; the rescuer retries the job.
+    log->warn("pgxqd stopped with handler(s) still running: exiting without running plugin shutdown hooks");
+    log->flush();
+    std::fflush(nullptr);
+    std::_Exit(exit_code);
+  }
   log->info("pgxqd stopped");
   return exit_code;
 }

@@ -123,6 +123,7 @@ struct Engine::Impl {
   std::condition_variable cv;
   State state = State::idle;
   std::atomic<bool> fast{false};
+  std::atomic<bool> left_running{false};
 
   void check_database();
   void maintenance_loop();
@@ -244,6 +245,7 @@ void Engine::Impl::shutdown(bool fast_path) {
     idle = all_idle(std::chrono::steady_clock::now() + core->options.cancel_grace);
   }
   if (!idle) {
+    left_running = true;
     for (auto& p : producers)
       for (auto& j : p->running_jobs())
         log.error("job {} kind={} queue={}: handler still running {}ms after being told to stop; left running for "
@@ -306,6 +308,8 @@ bool Engine::running() const noexcept {
   std::lock_guard lock(impl_->mu);
   return impl_->state == State::running;
 }
+
+bool Engine::handlers_left_running() const noexcept { return impl_->left_running.load(); }
 
 std::vector<QueueStats> Engine::stats() const {
   std::vector<QueueStats> out;

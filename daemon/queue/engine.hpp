@@ -88,6 +88,10 @@ public:
   void wait();
 
   bool running() const noexcept;
+  // After a stop: some handler did not return within shutdown_timeout + cancel_grace and still
+  // runs on a detached thread. It may call into its plugin and the host at any time, so nothing
+  // it can reach (plugins, their host records) may be torn down while the process lives.
+  bool handlers_left_running() const noexcept;
   std::vector<QueueStats> stats() const;
   void set_max_workers(const std::string& queue, int max_workers);
   void set_poll_interval(std::chrono::milliseconds interval);
