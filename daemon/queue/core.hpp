@@ -41,6 +41,8 @@ struct Core {
 
   // Runs on every connection the engine opens: names it for pg_stat_activity.
   void prepare_session(pg::Connection& conn, const std::string& role) const;
+  // What prepare_session runs, as one SQL string without parameters.
+  std::string session_setup_sql(const std::string& role) const;
   // Runs on a handler connection going back to the pool: undoes whatever the handler's SQL left
   // in the session (settings, role, advisory locks, temp tables, prepared statements, cursors,
   // LISTENs), then prepares it again as on connect.

@@ -44,14 +44,22 @@ Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
   };
 }
 
-void Core::prepare_session(pg::Connection& conn, const std::string& role) const {
-  conn.exec("SELECT set_config('application_name', $1, false)", {options.application_name + " " + role});
+std::string Core::session_setup_sql(const std::string& role) const {
+  // An E'' literal reads the same whatever standard_conforming_strings says.
+  std::string name = "E'";
+  for (char c : options.application_name + " " + role) {
+    if (c == '\\' || c == '\'') name += '\\';
+    name += c;
+  }
+  return "SELECT set_config('application_name', " + name + "', false)";
 }
 
+void Core::prepare_session(pg::Connection& conn, const std::string& role) const { conn.exec(session_setup_sql(role)); }
+
 void Core::reset_session(pg::Connection& conn, const std::string& role) const {
-  conn.exec(kResetSession);
+  // One round trip: the reset and the setup of a fresh session in one query string.
+  conn.exec(std::string(kResetSession) + "; " + session_setup_sql(role));
   conn.forget_prepared();
-  prepare_session(conn, role);
 }
 
 namespace {
