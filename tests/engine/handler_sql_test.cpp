@@ -41,7 +41,7 @@ queue::Handler ends_own_transaction(const std::string& rec, const std::string& s
 
 }  // namespace
 
-TEST_CASE("a handler that ends the job's transaction itself fails the job; nothing after it is kept") {
+TEST_CASE("a handler that ends the job's transaction itself fails the job, and nothing after it is kept") {
   EngineFixture f;
   INFO("engine log:\n" << f.log.text());
   auto rec = f.record_table();
