@@ -9,6 +9,7 @@
 #include "db.hpp"
 #include "pg/connection.hpp"
 #include "queue/claim.hpp"
+#include "queue/engine.hpp"
 #include "queue/scan_front.hpp"
 #include "queue/sql.hpp"
 
@@ -55,7 +56,7 @@ bool anything_left(pg::Connection& conn, const queue::TableSql& sql, const std::
 void ceiling_claim_complete(const Env& env, const std::string& table, int connections, int batch) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
-  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true);  // migrated tables
+  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true, queue::EngineOptions{}.max_args_bytes);  // migrated tables
   run_connections(env, connections, [&](pg::Connection& conn) {
     conn.prepare("claim", claim);
     conn.prepare("complete_many", sql.complete_many);
@@ -89,7 +90,7 @@ void ceiling_claim_insert_complete(const Env& env, const std::string& table, con
                                    int connections) {
   const queue::TableSql sql(table);
   const std::string kinds = quote_array(testkit_kinds());
-  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true);  // migrated tables
+  const std::string claim = sql.claim(testkit_kinds().size(), /*by_id=*/true, queue::EngineOptions{}.max_args_bytes);  // migrated tables
   const std::string insert = "INSERT INTO \"" + record_table + "\" (job_id, value) VALUES ($1, $2)";
   run_connections(env, connections, [&](pg::Connection& conn) {
     conn.prepare("claim", claim);

@@ -1,8 +1,10 @@
 // app/daemon: see daemon.hpp. The shutdown sequence: the first signal says STOPPING=1 and
 // starts Engine::stop() on a helper thread (so this thread keeps listening); a second signal
 // calls Engine::stop_fast(); when stop() returns, the engine is destroyed, then the plugins'
-// shutdown hooks run (LoadedPlugins outlives the Engine). WATCHDOG=1 is sent from this thread,
-// which never uses the database, while the engine says none of its loops is stuck.
+// shutdown hooks run (LoadedPlugins outlives the Engine) — unless a handler is still running
+// (detached after shutdown_timeout + cancel_grace): then the process exits without tearing
+// down anything that handler can reach. WATCHDOG=1 is sent from this thread, which never uses
+// the database, while the engine says none of its loops is stuck.
 #include "app/daemon.hpp"
 
 #include <unistd.h>
@@ -12,6 +14,8 @@
 #include <algorithm>
 #include <csignal>
 #include <optional>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "app/context.hpp"
@@ -180,6 +184,16 @@ int run_daemon(const RunOptions& options) {
   }
   if (stopper.joinable()) stopper.join();
   engine.wait();
+  if (engine.handlers_left_running()) {
+    // A detached handler still runs plugin code and may call the host at any moment: the
+    // plugins' shutdown hooks, their host records and the engine it works in must outlive it,
+    // so the process ends here, with none of them torn down (nor static destructors run). Its
+    // job's transaction ends with the connection; the rescuer retries the job.
+    log->warn("pgxqd stopped with handler(s) still running: exiting without running plugin shutdown hooks");
+    log->flush();
+    std::fflush(nullptr);
+    std::_Exit(exit_code);
+  }
   log->info("pgxqd stopped");
   return exit_code;
 }

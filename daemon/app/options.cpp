@@ -18,6 +18,7 @@ config::Defaults config_defaults() {
   d.worker.rescue_after = engine.rescue_after;
   d.worker.shutdown_timeout = engine.shutdown_timeout;
   d.worker.cancel_grace = engine.cancel_grace;
+  d.worker.max_args_bytes = engine.max_args_bytes;
   d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
   return d;
 }
@@ -33,6 +34,7 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.rescue_after = config.worker.rescue_after;
   o.shutdown_timeout = config.worker.shutdown_timeout;
   o.cancel_grace = config.worker.cancel_grace;
+  o.max_args_bytes = config.worker.max_args_bytes;
   o.backoff = {config.backoff.initial, config.backoff.max, config.backoff.multiplier, config.backoff.jitter};
   const config::DatabaseTimeouts& t = config.database.timeouts;
   o.timeouts.connect = t.connect_timeout;

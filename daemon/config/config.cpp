@@ -372,7 +372,7 @@ private:
     const std::string s = "worker";
     check_keys(t, s,
                {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace",
-                "handler_statement_timeout"});
+                "handler_statement_timeout", "max_args_bytes"});
     auto& w = cfg_.worker;
     get_table_name(t, s, w.table);
     get_duration(t, s, "poll_interval", w.poll_interval, false);
@@ -382,6 +382,7 @@ private:
     get_duration(t, s, "shutdown_timeout", w.shutdown_timeout, true);
     get_duration(t, s, "cancel_grace", w.cancel_grace, true);
     get_timeout(t, s, "handler_statement_timeout", w.handler_statement_timeout);
+    get_int(t, s, "max_args_bytes", w.max_args_bytes, 1024, 1 << 30);
   }
 
   void backoff(const toml::table& t) {

@@ -251,7 +251,9 @@ void Transaction::commit() {
 void Transaction::rollback() noexcept {
   if (!open_) return;
   open_ = false;
-  if (!conn_.ok()) return;
+  // Nothing to roll back when the server already ended it (a COMMIT or ROLLBACK sent through
+  // the connection by someone else); ROLLBACK would only warn.
+  if (!conn_.ok() || !conn_.in_transaction()) return;
   PGresult* r = PQexec(conn_.get(), "ROLLBACK");
   PQclear(r);
 }

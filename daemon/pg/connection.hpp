@@ -84,6 +84,8 @@ public:
   // Prepares `sql` under `name` once per connection; later calls are no-ops.
   void prepare(const std::string& name, std::string_view sql);
   Result exec_prepared(const std::string& name, std::span<const Param> params);
+  // After DEALLOCATE ALL (a session reset): prepare() prepares again on next use.
+  void forget_prepared() noexcept { prepared_.clear(); }
   Result exec_prepared(const std::string& name, std::initializer_list<Param> params) {
     return exec_prepared(name, std::span<const Param>(params.begin(), params.size()));
   }

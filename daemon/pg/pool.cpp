@@ -21,6 +21,13 @@ Lease::~Lease() { release(); }
 void Lease::release() noexcept {
   if (pool_ && conn_) {
     bool broken = broken_ || !conn_->ok() || conn_->in_transaction();
+    if (!broken && pool_->on_return_) {
+      try {
+        pool_->on_return_(*conn_);
+      } catch (...) {
+        broken = true;  // a session that cannot be reset is not handed to anyone else
+      }
+    }
     pool_->give_back(std::move(conn_), broken);
   }
   pool_ = nullptr;

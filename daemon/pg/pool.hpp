@@ -1,6 +1,8 @@
 // pg/pool: a fixed-size pool of connections to one database, opened lazily. A Lease is the
 // only way to hold a pooled connection; it goes back to the pool when the lease ends, unless
-// it broke (then it is closed and a fresh one is opened on the next acquire). Thread-safe.
+// it broke (then it is closed and a fresh one is opened on the next acquire). A connection
+// going back is first put through the pool's return hook (a session reset), in the thread
+// that ends the lease; one the hook cannot reset is closed. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -57,6 +59,10 @@ public:
 
   // Runs on every freshly opened connection (e.g. SET application_name); may throw.
   void set_on_connect(std::function<void(Connection&)> hook) { on_connect_ = std::move(hook); }
+  // Runs on every connection whose lease ends, before it is idle again (e.g. a session reset
+  // so nothing one borrower set reaches the next); when it throws, the connection is closed.
+  // Set before the first acquire.
+  void set_on_return(std::function<void(Connection&)> hook) { on_return_ = std::move(hook); }
 
 private:
   friend class Lease;
@@ -67,6 +73,7 @@ private:
   const ConnectOptions connect_;
   const std::chrono::milliseconds acquire_timeout_;
   std::function<void(Connection&)> on_connect_;
+  std::function<void(Connection&)> on_return_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;

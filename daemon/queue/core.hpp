@@ -45,6 +45,12 @@ struct Core {
   // timeouts (the engine's own sessions: statement and lock timeouts; handlers' sessions: the
   // handler statement timeout, when one is configured).
   void prepare_session(pg::Connection& conn, const std::string& role) const;
+  // What prepare_session runs, as one SQL string without parameters.
+  std::string session_setup_sql(const std::string& role) const;
+  // Runs on a handler connection going back to the pool: undoes whatever the handler's SQL left
+  // in the session (settings, role, advisory locks, temp tables, prepared statements, cursors,
+  // LISTENs), then prepares it again as on connect.
+  void reset_session(pg::Connection& conn, const std::string& role) const;
 };
 
 }  // namespace pgxq::queue

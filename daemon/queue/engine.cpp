@@ -16,8 +16,20 @@
 #include "queue/producer.hpp"
 #include "queue/rescuer.hpp"
 #include "queue/table_check.hpp"
+#include "queue/thread_limit.hpp"
 
 namespace pgxq::queue {
+
+namespace {
+
+// DISCARD ALL, statement by statement: DISCARD ALL itself refuses to run in the implicit
+// transaction of a multi-statement string, and one round trip is what a job pays for it. RESET
+// ALL also undoes SET ROLE; SET SESSION AUTHORIZATION DEFAULT the rest of an identity change.
+constexpr const char* kResetSession =
+    "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DEALLOCATE ALL; UNLISTEN *;"
+    " SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES";
+
+}  // namespace
 
 Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
     : options(std::move(o)), handlers(std::move(h)), log(std::move(l)), health(log, options.clock),
@@ -28,21 +40,39 @@ Core::Core(EngineOptions o, HandlerMap h, std::shared_ptr<spdlog::logger> l)
   for (auto& [kind, _] : handlers) kinds.push_back(kind);
   kinds_array = text_array(std::span<const std::string>(kinds));
   handler_pool.set_on_connect([this](pg::Connection& c) { prepare_session(c, "handler"); });
+  handler_pool.set_on_return([this](pg::Connection& c) { reset_session(c, "handler"); });
   random_unit = [] {
     thread_local std::mt19937_64 gen{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(gen);
   };
 }
 
-void Core::prepare_session(pg::Connection& conn, const std::string& role) const {
-  conn.exec("SELECT set_config('application_name', $1, false)", {options.application_name + " " + role});
+std::string Core::session_setup_sql(const std::string& role) const {
+  // An E'' literal reads the same whatever standard_conforming_strings says.
+  std::string name = "E'";
+  for (char c : options.application_name + " " + role) {
+    if (c == '\\' || c == '\'') name += '\\';
+    name += c;
+  }
+  std::string sql = "SELECT set_config('application_name', " + name + "', false)";
+  // The engine's own sessions get its statement and lock timeouts; handlers' sessions only a
+  // configured handler_statement_timeout (else the server's setting stands).
   const auto& t = options.timeouts;
   if (role != "handler") {
-    conn.exec("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
-              {std::to_string(t.statement.count()), std::to_string(t.lock.count())});
+    sql += ", set_config('statement_timeout', '" + std::to_string(t.statement.count()) +
+           "', false), set_config('lock_timeout', '" + std::to_string(t.lock.count()) + "', false)";
   } else if (t.handler_statement.count() > 0) {
-    conn.exec("SELECT set_config('statement_timeout', $1, false)", {std::to_string(t.handler_statement.count())});
+    sql += ", set_config('statement_timeout', '" + std::to_string(t.handler_statement.count()) + "', false)";
   }
+  return sql;
+}
+
+void Core::prepare_session(pg::Connection& conn, const std::string& role) const { conn.exec(session_setup_sql(role)); }
+
+void Core::reset_session(pg::Connection& conn, const std::string& role) const {
+  // One round trip: the reset and the setup of a fresh session in one query string.
+  conn.exec(std::string(kResetSession) + "; " + session_setup_sql(role));
+  conn.forget_prepared();
 }
 
 namespace {
@@ -59,7 +89,9 @@ void validate(EngineOptions& o) {
   if (o.batch_size < 1) throw std::invalid_argument("batch_size must be at least 1");
   if (o.max_workers < 1) throw std::invalid_argument("max_workers must be at least 1");
   if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
+  if (o.max_args_bytes < 0) throw std::invalid_argument("max_args_bytes must not be negative (0: no limit)");
   if (!o.clock) o.clock = real_clock();
+  if (!o.start_thread) o.start_thread = [](std::function<void()> run) { return std::thread(std::move(run)); };
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});
   for (auto& q : o.queues) {
     if (q.name.empty()) throw std::invalid_argument("a queue name must not be empty");
@@ -68,6 +100,21 @@ void validate(EngineOptions& o) {
     pgxq_error err{};
     if (pgxq_validate_table_name(q.table.c_str(), &err) != 0) throw std::invalid_argument(err.message);
   }
+}
+
+// Workers are started on demand, so a limit below max_workers only bites under load: said at
+// start, when it can still be fixed calmly.
+void warn_thread_limit(const Core& core) {
+  const auto limit = thread_limit();
+  if (!limit) return;
+  int64_t workers = 0;
+  for (const auto& q : core.options.queues) workers += q.max_workers;
+  const int64_t needed = workers + engine_thread_overhead(core.options.queues.size());
+  if (needed > limit->threads)
+    core.log->warn("the queues' max_workers add up to {} worker threads ({} threads with pgxqd's own), more than "
+                   "this process may start: {} allows {}. Past that limit a queue runs with the workers it has and "
+                   "hands claimed jobs back; raise the limit or lower max_workers",
+                   workers, needed, limit->source, limit->threads);
 }
 
 }  // namespace
@@ -95,6 +142,7 @@ struct Engine::Impl {
   std::condition_variable cv;
   State state = State::idle;
   std::atomic<bool> fast{false};
+  std::atomic<bool> left_running{false};
 
   void check_database();
   void maintenance_loop();
@@ -120,6 +168,14 @@ void Engine::Impl::check_database() {
   for (auto& [name, t] : core->tables) {
     const TableCheck check = check_table(conn, name);
     if (!check.exists) throw pg::Error(check.missing_message(), "42P01");
+    // The engine's statements name the table with its schema, as this search_path finds it:
+    // the completion runs on a handler's connection, after whatever search_path (or temp
+    // table) the handler set up.
+    auto qualified = conn.exec(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE c.oid = to_regclass($1)",
+        {t.quoted});
+    if (qualified.rows() == 1) t = TableSql(name, std::string(qualified.text(0, 0)));
     t.front_index = check.has_front_index();
     for (const auto& warning : check.warnings(core->options.listen, core->options.poll_interval))
       core->log->warn("{}", warning);
@@ -136,6 +192,7 @@ void Engine::start() {
   impl_->check_database();
   auto& core = impl_->core;
   if (core->kinds.empty()) core->log->warn("no handlers registered: no job will be claimed");
+  warn_thread_limit(*core);
 
   impl_->completer = std::make_shared<Completer>(core);
   impl_->completer->start();
@@ -206,6 +263,7 @@ void Engine::Impl::shutdown(bool fast_path) {
     // The time that really passed: a second signal cuts the grace short.
     const auto waited =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - told_to_stop).count();
+    left_running = true;
     for (auto& p : producers)
       for (auto& j : p->running_jobs())
         log.error("job {} kind={} queue={}: handler still running {}ms after being told to stop; left running for "
@@ -268,6 +326,8 @@ bool Engine::running() const noexcept {
   std::lock_guard lock(impl_->mu);
   return impl_->state == State::running;
 }
+
+bool Engine::handlers_left_running() const noexcept { return impl_->left_running.load(); }
 
 std::vector<QueueStats> Engine::stats() const {
   std::vector<QueueStats> out;

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "queue/clock.hpp"
@@ -28,7 +30,7 @@ struct QueueOptions {
 
 struct EngineOptions {
   std::string conninfo;  // libpq URI or key=value; empty = libpq defaults
-  int pool_size = 10;    // connections for claims, completions and handler transactions
+  int pool_size = 10;    // connections for handler transactions (claims, completions: one each besides)
   std::string table = "pgxq_job";
   std::chrono::milliseconds poll_interval{1000};
   int batch_size = 10;
@@ -37,6 +39,9 @@ struct EngineOptions {
   std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(30)};
   // After the shutdown timeout, handlers are told to stop and get this long to return.
   std::chrono::milliseconds cancel_grace{std::chrono::seconds(5)};
+  // A job whose args are longer than this (as JSON text) is failed without being run or read in
+  // full: the claim returns only the length of such args.
+  int64_t max_args_bytes = 16 * 1024 * 1024;
   BackoffPolicy backoff;
   Timeouts timeouts;                 // connects, keepalives, statements, locks, pool waits
   std::vector<QueueOptions> queues;  // empty: one queue "default"
@@ -49,6 +54,10 @@ struct EngineOptions {
   // take real time (see queue/clock.hpp). Null: the real clock (set when the engine is built,
   // so these options stay plain data that needs none of the engine's code).
   std::shared_ptr<const Clock> clock;
+  // Starts a worker thread. May throw std::system_error (TasksMax, RLIMIT_NPROC): the queue
+  // then hands back the jobs no worker can take and runs with the workers it has. Empty: a
+  // plain std::thread. Tests inject failures here.
+  std::function<std::thread(std::function<void()>)> start_thread;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or
@@ -82,6 +91,10 @@ public:
   void wait();
 
   bool running() const noexcept;
+  // After a stop: some handler did not return within shutdown_timeout + cancel_grace and still
+  // runs on a detached thread. It may call into its plugin and the host at any time, so nothing
+  // it can reach (plugins, their host records) may be torn down while the process lives.
+  bool handlers_left_running() const noexcept;
   std::vector<QueueStats> stats() const;
   void set_max_workers(const std::string& queue, int max_workers);
   void set_poll_interval(std::chrono::milliseconds interval);

@@ -23,6 +23,8 @@ struct Job {
   std::string kind;
   std::string queue;
   std::string args;  // JSON text, as stored
+  // Set instead of `args` when they are longer than EngineOptions::max_args_bytes: their length.
+  std::optional<int64_t> withheld_args_bytes;
   int attempt = 0;   // already incremented by the claim: 1 on the first run
   int max_attempts = 0;
   int priority = 0;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <system_error>
 
 #include "queue/claim.hpp"
 
@@ -19,7 +20,9 @@ Producer::Producer(std::shared_ptr<Core> core, std::shared_ptr<Completer> comple
       completer_(std::move(completer)),
       options_(std::move(options)),
       table_(&core_->tables.at(options_.table)),
-      claim_sql_(core_->kinds.empty() ? std::string() : table_->claim(core_->kinds.size(), table_->front_index)),
+      claim_sql_(core_->kinds.empty()
+                     ? std::string()
+                     : table_->claim(core_->kinds.size(), table_->front_index, core_->options.max_args_bytes)),
       probe_sql_(core_->kinds.empty() ? std::string() : table_->claim_probe(core_->kinds.size())),
       candidate_ids_sql_(core_->kinds.empty() ? std::string() : table_->claim_candidate_ids(core_->kinds.size())),
       clock_(*core_->options.clock),
@@ -91,12 +94,21 @@ void Producer::claim_loop() {
                   [](pg::Connection& conn) { conn.exec(kClaimSessionSetup); });
   for (;;) {
     int want = 0;
+    std::vector<Job> unstartable;
     {
       std::unique_lock lock(mu_);
       for (;;) {
         const auto now = clock_.now();
         last_loop_ = now;
         if (stopping_) return;
+        if (hand_back_) {
+          hand_back_ = false;
+          if (!ready_.empty()) {
+            unstartable.assign(std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
+            ready_.clear();
+            break;
+          }
+        }
         const auto at = policy_.next_claim(busy_slots_locked());
         if (at <= now) {
           want = policy_.start_claim(busy_slots_locked(), now);
@@ -110,6 +122,15 @@ void Producer::claim_loop() {
         const Clock::Duration left = at == ClaimPolicy::kNever ? kAliveEvery : at - now;
         claim_cv_.wait_for(lock, std::min<Clock::Duration>(left, kAliveEvery));
       }
+    }
+
+    if (!unstartable.empty()) {
+      release(unstartable);
+      // Claimed again at once, the jobs would only be handed back again: a second's pause
+      // (the thread limit may have room again by then).
+      std::unique_lock lock(mu_);
+      claim_cv_.wait_for(lock, kAliveEvery, [&] { return stopping_; });
+      continue;
     }
 
     std::vector<Job> jobs;
@@ -190,7 +211,7 @@ std::vector<Job> Producer::take_claimed(const pg::Result& r) {
 std::vector<Job> Producer::claim_isolated(pg::Connection& conn, int n) {
   const std::string ids_stmt = "claim_candidate_ids:" + table_->table, one_stmt = "claim_ids:" + table_->table;
   conn.prepare(ids_stmt, candidate_ids_sql_);
-  conn.prepare(one_stmt, table_->claim_ids);
+  conn.prepare(one_stmt, table_->claim_ids(core_->options.max_args_bytes));
   auto candidates = conn.exec_prepared(ids_stmt, {options_.name, core_->kinds_array, std::to_string(claim_candidates(n))});
   std::vector<Job> jobs;
   for (int i = 0; i < candidates.rows() && static_cast<int>(jobs.size()) < n; ++i) {
@@ -247,13 +268,34 @@ bool Producer::add_worker_locked() {
     return true;
   }
   if (live_workers_ < policy_.max_workers()) {
-    // Threads are created on demand, up to max_workers.
+    // Threads are created on demand, up to max_workers. The new thread waits for mu_, held
+    // here, before it looks at the counts.
+    auto self = shared_from_this();
+    try {
+      workers_.reserve(workers_.size() + 1);
+      workers_.push_back(core_->options.start_thread([self] { self->worker_loop(); }));
+    } catch (const std::system_error& e) {
+      worker_start_failed_locked(e);
+      return false;
+    }
     live_workers_++;
     workers_on_the_way_++;
-    auto self = shared_from_this();
-    workers_.emplace_back([self] { self->worker_loop(); });
   }
   return false;
+}
+
+void Producer::worker_start_failed_locked(const std::exception& e) {
+  // Every worker there is is busy (a sleeping one would have been woken instead): the ready
+  // jobs would wait for one to finish while their rows say `running`. They go back as never
+  // claimed, and the queue claims no more than its workers can take.
+  const int workers = std::max(1, live_workers_);
+  policy_.set_max_workers(workers);
+  hand_back_ = true;
+  claim_cv_.notify_one();
+  core_->log->error("queue {}: cannot start a worker thread ({} running): {}; handing back {} claimed job(s) and "
+                    "working with max_workers = {} until max_workers is set again (SIGHUP) or pgxqd restarts; raise "
+                    "the thread limit (TasksMax=, LimitNPROC=) or lower max_workers",
+                    options_.name, live_workers_, e.what(), ready_.size(), workers);
 }
 
 void Producer::worker_loop() {

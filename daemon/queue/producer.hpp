@@ -69,6 +69,9 @@ private:
   // Starts one more worker on the ready jobs (waking a sleeping one or spawning a thread) unless
   // one is already on its way; true when a sleeping worker must be notified.
   bool add_worker_locked();
+  // A worker thread could not be started: logs it, lowers max_workers to the workers there are,
+  // and has the claim loop hand back the ready jobs nobody is free to take.
+  void worker_start_failed_locked(const std::exception& e);
   // Whether the claim loop, were it waiting, would claim now.
   bool claim_wanted_locked() const;
   // Worker slots taken: jobs claimed and not finished.
@@ -99,6 +102,7 @@ private:
   int sleeping_workers_ = 0;  // waiting on work_cv_
   int workers_on_the_way_ = 0;  // notified or spawned, not yet looking at ready_
   int live_workers_ = 0;
+  bool hand_back_ = false;  // a worker could not be started: release ready_ (claim loop)
   Clock::TimePoint last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;

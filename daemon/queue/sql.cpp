@@ -10,6 +10,7 @@
 #include <pgxq/client.h>
 
 #include <stdexcept>
+#include <utility>
 
 #include "pg/utf8.hpp"
 
@@ -70,12 +71,21 @@ std::string from_epoch_us(const std::string& us) {
          " % 1000000) * interval '1 microsecond')";
 }
 
+// The args, and NULL; or, when they are too long to be read into memory, NULL and their length.
+std::pair<std::string, std::string> args_columns(int64_t max_args_bytes) {
+  if (max_args_bytes <= 0) return {"j.args::text", "NULL::int8"};
+  const std::string limit = std::to_string(max_args_bytes);
+  return {"CASE WHEN octet_length(j.args::text) <= " + limit + " THEN j.args::text END",
+          "CASE WHEN octet_length(j.args::text) > " + limit + " THEN octet_length(j.args::text)::int8 END"};
+}
+
 // The claim's SET and RETURNING, shared by the batch claim and claim_ids. A job whose attempt
 // counter is at the smallint's end cannot count another attempt: it is failed, with the
 // reason, instead of failing the whole claim with "smallint out of range". attempted_at is
 // clock_timestamp(), not now(): claims of one row are serialised by its lock, so each gets a
 // later value than the one before, which makes it the claim's token (TableSql).
-std::string claim_update(const std::string& T, const std::string& where) {
+std::string claim_update(const std::string& T, const std::string& where, int64_t max_args_bytes) {
+  const auto [args, withheld_length] = args_columns(max_args_bytes);
   const std::string can_run = "j.attempt < " + std::to_string(kMaxAttempt);
   return "UPDATE " + T + " j SET"
          " state = CASE WHEN " + can_run + " THEN 'running' ELSE 'failed' END,"
@@ -85,8 +95,9 @@ std::string claim_update(const std::string& T, const std::string& where) {
          " error = CASE WHEN " + can_run + " THEN j.error ELSE format('failed: attempt counter exhausted (attempt %s"
          " is the largest the attempt column holds; max_attempts %s)', j.attempt, j.max_attempts) END"
          " WHERE " + where +
-         " RETURNING j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.priority, " + epoch_us("j.scheduled_at") +
-         ", " + epoch_us("j.created_at") + ", " + epoch_us("j.attempted_at") + ", j.state, CASE WHEN j.state = 'failed' THEN j.error END";
+         " RETURNING j.id, j.kind, " + args + ", j.attempt, j.max_attempts, j.priority, " + epoch_us("j.scheduled_at") +
+         ", " + epoch_us("j.created_at") + ", " + epoch_us("j.attempted_at") +
+         ", j.state, CASE WHEN j.state = 'failed' THEN j.error END, " + withheld_length;
 }
 
 // Jobs `running` for longer than rescue_after, and running jobs whose attempted_at no claim
@@ -113,7 +124,10 @@ std::string rescue_update(const std::string& T, const std::string& extra_where) 
 
 }  // namespace
 
-TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), notify_channel(channel_for(t)) {
+TableSql::TableSql(const std::string& t) : TableSql(t, quote_table(t)) {}
+
+TableSql::TableSql(const std::string& t, std::string qualified)
+    : table(t), quoted(std::move(qualified)), notify_channel(channel_for(t)) {
   const std::string T = quoted;
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',
@@ -127,10 +141,6 @@ TableSql::TableSql(const std::string& t) : table(t), quoted(quote_table(t)), not
   };
   // Attempt numbers given back (snooze, release) never go below the smallint's range.
   const std::string give_back = "CASE WHEN j.attempt > -32768 THEN j.attempt - 1 ELSE j.attempt END";
-  claim_ids = claim_update(T, "j.id = ANY(ARRAY("
-                              " SELECT c.id FROM " + T + " c WHERE c.id = ANY($1::int8[]) AND c.state = 'available'"
-                              " AND c.queue = $2 AND c.kind = ANY($3::text[]) AND c.scheduled_at <= now()"
-                              " FOR UPDATE SKIP LOCKED))");
   fail_unclaimable = "UPDATE " + T + " j SET state = 'failed', completed_at = now(), error = $2"
                      " WHERE j.id = $1 AND j.state = 'available' RETURNING j.kind";
   complete_one = "UPDATE " + T + " j SET state = 'completed', completed_at = now()"
@@ -189,9 +199,10 @@ std::string candidates(const std::string& T, size_t kind_count, bool from_front,
   return "candidates AS MATERIALIZED (" + branches + " ORDER BY " + order + " LIMIT " + limit + ")";
 }
 
+
 }  // namespace
 
-std::string TableSql::claim(size_t kind_count, bool by_id) const {
+std::string TableSql::claim(size_t kind_count, bool by_id, int64_t max_args_bytes) const {
   const std::string& T = quoted;
   return "WITH " + candidates(T, kind_count, true, by_id, "$4") +
          // `id = ANY(ARRAY(...))` rather than a join: the engine runs the claim with a generic
@@ -204,7 +215,15 @@ std::string TableSql::claim(size_t kind_count, bool by_id) const {
          " ORDER BY j.priority, j.scheduled_at, j.id LIMIT $3"
          " FOR UPDATE OF j SKIP LOCKED"
          ")" +
-         claim_update(T, "j.id = ANY(ARRAY(SELECT id FROM picked))");
+         claim_update(T, "j.id = ANY(ARRAY(SELECT id FROM picked))", max_args_bytes);
+}
+
+std::string TableSql::claim_ids(int64_t max_args_bytes) const {
+  const std::string& T = quoted;
+  return claim_update(T, "j.id = ANY(ARRAY("
+                              " SELECT c.id FROM " + T + " c WHERE c.id = ANY($1::int8[]) AND c.state = 'available'"
+                              " AND c.queue = $2 AND c.kind = ANY($3::text[]) AND c.scheduled_at <= now()"
+                              " FOR UPDATE SKIP LOCKED))", max_args_bytes);
 }
 
 std::string TableSql::claim_candidate_ids(size_t kind_count) const {
@@ -237,6 +256,7 @@ std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue, std
       continue;
     }
     j.args = r.text(i, 2);
+    if (!r.is_null(i, 11)) j.withheld_args_bytes = r.int64(i, 11);  // args withheld: too long
     jobs.push_back(std::move(j));
   }
   return jobs;

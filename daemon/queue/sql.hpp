@@ -18,6 +18,9 @@ namespace pgxq::queue {
 
 struct TableSql {
   explicit TableSql(const std::string& table);  // table must already be validated
+  // Statements on `qualified`, the table's already quoted schema-qualified name (so a
+  // handler's search_path on the same connection cannot redirect them).
+  TableSql(const std::string& table, std::string qualified);
 
   std::string table;          // as configured, e.g. "pgxq_job" or "app.jobs"
   std::string quoted;         // "app"."jobs"
@@ -31,15 +34,16 @@ struct TableSql {
   // where each kind's scan starts (ScanFront::Params): priorities int2[], scheduled_at as
   // microseconds since the epoch int8[] (NULL: -infinity), ids int8[]; queue::Claim binds
   // them. `by_id`: the table has migration 4's index (queue, kind, priority, scheduled_at, id)
-  // (see front_index).
-  std::string claim(size_t kind_count, bool by_id) const;
+  // (see front_index). Args longer than `max_args_bytes` as JSON text (0: no limit) are not
+  // returned, only their length (Job::withheld_args_bytes).
+  std::string claim(size_t kind_count, bool by_id, int64_t max_args_bytes = 0) const;
   // $1 queue, $2 kinds text[], $3 candidates: is there any due job that nobody has locked?
   std::string claim_probe(size_t kind_count) const;
   // The claim of the jobs with ids $1 int8[] among the due, unlocked, available jobs of queue
   // $2 and kinds $3 text[]: what a failed claim falls back to, one candidate at a time, so one
   // row the claim cannot return stops only itself (see Producer::claim_isolated). Same
-  // RETURNING as claim().
-  std::string claim_ids;
+  // RETURNING as claim(), and the same args limit.
+  std::string claim_ids(int64_t max_args_bytes = 0) const;
   // $1 queue, $2 kinds text[], $3 candidates: the ids the claim would try first, in its order.
   // Reads only indexed columns, so no value in a row can make it fail.
   std::string claim_candidate_ids(size_t kind_count) const;

@@ -24,6 +24,11 @@
 //   hang    {"ms": N}                                     ignores should-stop; completes after
 //                                                         N ms, or never without "ms": a handler
 //                                                         that shutdown cannot stop
+//   hang_log {"every_ms": N}                              ignores should-stop and never returns;
+//                                                         logs "still running" through the job
+//                                                         every N ms (default 5) and through the
+//                                                         plugin (debug) every 0.1 ms: a stuck
+//                                                         handler that keeps calling the host
 // Args a kind cannot use (missing, mistyped, not a JSON object) are a discard carrying the
 // SDK's message ("args: ..."): no retry can fix them.
 #include <pgxq/plugin.hpp>
@@ -121,6 +126,22 @@ auto discarding_bad_args(F handler) {
   };
 }
 
+// The plugin handle is the loader's: logging through it reads the host's record of the plugin.
+// That is done often (filtered out at debug level), so a record torn down under the handler is
+// touched within a fraction of a millisecond.
+pgxq::Outcome hang_log_job(pgxq::Job& job, const pgxq_plugin_host* host, pgxq_plugin* plugin) {
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(1, job.arg_or<int64_t>("every_ms", 5)));
+  auto next = std::chrono::steady_clock::now();
+  for (;;) {
+    host->plugin_log(plugin, PGXQ_LOG_DEBUG, "a handler is still running");
+    if (std::chrono::steady_clock::now() >= next) {
+      job.log(pgxq::Level::info, "still running");
+      next += every;
+    }
+    std::this_thread::sleep_for(100us);
+  }
+}
+
 // Returned through the raw C API: the C++ outcome types cannot express an unknown code.
 int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
 
@@ -139,6 +160,7 @@ PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
   p.handle("record", discarding_bad_args(record_job));
   p.handle("abort", [](pgxq::Job&) -> pgxq::Outcome { std::abort(); });
   p.handle("hang", discarding_bad_args(hang_job));
+  p.handle("hang_log", [host = p.host(), plugin = p.raw()](pgxq::Job& job) { return hang_log_job(job, host, plugin); });
   if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
     throw std::runtime_error(p.host()->last_error());
 });
