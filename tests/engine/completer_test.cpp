@@ -13,26 +13,46 @@ using namespace pgxq;
 using namespace pgxq::test;
 using namespace std::chrono_literals;
 
+namespace {
+
+// A `gated` handler that returns only once the test opens the gate.
+struct Gate {
+  std::atomic<bool> entered{false}, open{false};
+  auto handler() {
+    return [this](const queue::Job&, queue::JobContext& ctx) {
+      entered = true;
+      while (!open && !ctx.should_stop()) std::this_thread::sleep_for(1ms);
+      return queue::Outcome::complete();
+    };
+  }
+};
+
+// Starts `e`, waits until the gated job `id` runs, locks its row from another session (the
+// returned connection: the lock lasts until it commits), then lets the handler return, so the
+// completer's write of its outcome meets the lock.
+pg::Connection lock_row_of_running_job(EngineFixture& f, queue::Engine& e, Gate& gate, int64_t id) {
+  e.start();
+  REQUIRE(wait_until([&] { return gate.entered.load(); }));
+  pg::Connection holder = connect();
+  holder.exec("BEGIN");
+  holder.exec("SELECT 1 FROM " + f.table() + " WHERE id = $1 FOR UPDATE", {std::to_string(id)});
+  gate.open = true;
+  return holder;
+}
+
+}  // namespace
+
 TEST_CASE("outcomes that cannot be written pause claiming (bounded), and all are written once the row is free") {
   EngineFixture f("cbound");
   auto& db = f.db();
-  std::atomic<bool> entered{false}, go{false};
+  Gate gate;
   auto o = f.options();
   o.max_workers = 4;
   o.batch_size = 10;
-  auto e = f.make_engine(o, {{"gated", [&](const queue::Job&, queue::JobContext& ctx) {
-                                entered = true;
-                                while (!go && !ctx.should_stop()) std::this_thread::sleep_for(1ms);
-                                return queue::Outcome::complete();
-                              }}});
+  auto e = f.make_engine(o, {{"gated", gate.handler()}});
   const int64_t locked = f.insert("gated");
-  e->start();
-  REQUIRE(wait_until([&] { return entered.load(); }));
   // Someone else holds the job's row: the completer's write of its outcome waits for it.
-  pg::Connection holder = connect();
-  holder.exec("BEGIN");
-  holder.exec("SELECT 1 FROM " + f.table() + " WHERE id = $1 FOR UPDATE", {std::to_string(locked)});
-  go = true;
+  pg::Connection holder = lock_row_of_running_job(f, *e, gate, locked);
   REQUIRE(wait_until([&] {
     return scalar(db, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%" +
                           f.table() + "%'") >= 1;
@@ -93,21 +113,12 @@ TEST_CASE("an outcome the database refuses is recorded as a failure, the rest of
 
 TEST_CASE("a row lock that outlasts lock_timeout again and again: the outcome waits and is written once the row is free") {
   EngineFixture f("clockwait");
-  std::atomic<bool> entered{false}, go{false};
+  Gate gate;
   auto o = f.options();
   o.timeouts.lock = 50ms;  // each write gives up on the lock quickly: many more attempts than six
-  auto e = f.make_engine(o, {{"gated", [&](const queue::Job&, queue::JobContext& ctx) {
-                                entered = true;
-                                while (!go && !ctx.should_stop()) std::this_thread::sleep_for(1ms);
-                                return queue::Outcome::complete();
-                              }}});
+  auto e = f.make_engine(o, {{"gated", gate.handler()}});
   const int64_t locked = f.insert("gated");
-  e->start();
-  REQUIRE(wait_until([&] { return entered.load(); }));
-  pg::Connection holder = connect();
-  holder.exec("BEGIN");
-  holder.exec("SELECT 1 FROM " + f.table() + " WHERE id = $1 FOR UPDATE", {std::to_string(locked)});
-  go = true;
+  pg::Connection holder = lock_row_of_running_job(f, *e, gate, locked);
   // Held until the write has failed on the lock more often than the six attempts other errors
   // get: a completer that gave up would have left the job running for the rescuer by now.
   auto failures = [&] {

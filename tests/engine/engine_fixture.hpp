@@ -84,4 +84,10 @@ public:
   ~EngineFixture();
 };
 
+// Waits (with a deadline) until job `id` is in `state`.
+inline bool wait_state(EngineFixture& f, int64_t id, const std::string& state,
+                       std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  return wait_until([&] { return f.row(id).state == state; }, deadline);
+}
+
 }  // namespace pgxq::test

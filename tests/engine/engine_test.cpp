@@ -16,10 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool wait_state(EngineFixture& f, int64_t id, const std::string& state, std::chrono::milliseconds d = 60s) {
-  return wait_until([&] { return f.row(id).state == state; }, d);
-}
-
 std::string record_args(const std::string& table, const std::string& value, const std::string& then = "complete") {
   return R"({"table":")" + table + R"(","value":")" + value + R"(","then":")" + then + R"("})";
 }

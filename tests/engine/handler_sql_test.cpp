@@ -14,10 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool wait_state(EngineFixture& f, int64_t id, const std::string& state, std::chrono::milliseconds d = 60s) {
-  return wait_until([&] { return f.row(id).state == state; }, d);
-}
-
 pg::Result run(queue::JobContext& ctx, const std::string& sql, std::initializer_list<pg::Param> params = {}) {
   return ctx.exec(sql, std::span<const pg::Param>(params.begin(), params.size()));
 }

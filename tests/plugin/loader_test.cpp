@@ -17,26 +17,6 @@ using namespace pgxq::test;
 using plugin::LoadError;
 using plugin::load_plugins;
 
-namespace {
-
-std::string load_error(const plugin::LoaderOptions& options) {
-  try {
-    load_plugins(options);
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  FAIL("load_plugins did not refuse");
-  return {};
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  if (haystack.find(needle) != std::string::npos) return true;
-  MESSAGE("\"" << needle << "\" not in: " << haystack);
-  return false;
-}
-
-}  // namespace
-
 TEST_CASE("loader: testkit loads with exactly its kinds") {
   PluginDir dir;
   dir.add_plugin("testkit");

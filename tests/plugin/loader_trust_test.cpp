@@ -24,22 +24,6 @@ using plugin::load_plugins;
 
 namespace {
 
-std::string refusal(const plugin::LoaderOptions& options) {
-  try {
-    load_plugins(options);
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  FAIL("load_plugins did not refuse");
-  return {};
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  if (haystack.find(needle) != std::string::npos) return true;
-  MESSAGE("\"" << needle << "\" not in: " << haystack);
-  return false;
-}
-
 // A directory tree removed at destruction, whatever modes the test left in it.
 struct TempTree {
   std::string root = temp_dir("pgxq-trust");
@@ -71,7 +55,7 @@ TEST_CASE("loader: a plugin file that is a symbolic link is refused, even to a g
   PluginDir dir;
   std::string link = dir.path() + "/testkit.so";
   REQUIRE(::symlink((plugin_dir() + "/testkit.so").c_str(), link.c_str()) == 0);
-  auto err = refusal(loader_options(dir.path()));
+  auto err = load_error(loader_options(dir.path()));
   CHECK(contains(err, "plugin " + link + " is a symbolic link"));
   CHECK(contains(err, "copy the plugin itself into " + dir.path()));
 }
@@ -101,7 +85,7 @@ TEST_CASE("loader: a plugins directory below a directory others can write is ref
   CHECK(load_plugins(loader_options(plugins)).plugins().size() == 1);
 
   REQUIRE(::chmod(parent.c_str(), 0775) == 0);
-  auto err = refusal(loader_options(plugins));
+  auto err = load_error(loader_options(plugins));
   CHECK(contains(err, "plugins directory " + plugins + " is inside " + parent +
                           ", which is writable by its group (mode 0775)"));
   CHECK(contains(err, "run `chmod go-w " + parent + "`"));
@@ -109,7 +93,7 @@ TEST_CASE("loader: a plugins directory below a directory others can write is ref
   // Further up than the parent counts too.
   REQUIRE(::chmod(parent.c_str(), 0755) == 0);
   REQUIRE(::chmod(tree.root.c_str(), 0777) == 0);
-  err = refusal(loader_options(plugins));
+  err = load_error(loader_options(plugins));
   CHECK(contains(err, "is inside " + tree.root + ", which is writable by others (mode 0777)"));
 
   // A sticky directory (like /tmp, which every test directory here is under) lets no one but an
@@ -137,7 +121,7 @@ TEST_CASE("loader: a plugins directory below a directory another user owns is re
     options.check_ownership = true;
     foreign_uid = std::to_string(geteuid());
   }
-  auto err = refusal(options);
+  auto err = load_error(options);
   if (geteuid() == 0) {
     CHECK(contains(err, "plugins directory " + plugins + " is inside " + theirs + ", which is owned by"));
     CHECK(contains(err, "(uid 65534), not by root or pgxqd's user"));
@@ -158,13 +142,13 @@ TEST_CASE("loader: a config file others can write is refused, and one in a direc
   CHECK(load_plugins(options).plugins().size() == 1);
 
   REQUIRE(::chmod(config.c_str(), 0666) == 0);
-  auto err = refusal(options);
+  auto err = load_error(options);
   CHECK(contains(err, "config file " + config + " is writable by others (mode 0666)"));
   CHECK(contains(err, "run `chmod go-w " + config + "`"));
 
   REQUIRE(::chmod(config.c_str(), 0644) == 0);
   REQUIRE(::chmod(etc.c_str(), 0777) == 0);
-  err = refusal(options);
+  err = load_error(options);
   CHECK(contains(err, etc + " is writable by others (mode 0777)"));
   CHECK(contains(err, "config file " + config));
 }

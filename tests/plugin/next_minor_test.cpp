@@ -43,16 +43,6 @@ NextMinorHost next_minor_host() {
   return h;
 }
 
-std::string load_error(const plugin::LoaderOptions& options) {
-  try {
-    plugin::load_plugins(options);
-  } catch (const plugin::LoadError& e) {
-    return e.what();
-  }
-  FAIL("load_plugins did not refuse");
-  return {};
-}
-
 // Runs one job of `kind` through the plugin in `path` with `host` as the table it sees from
 // init on: what the loader and the engine do, minus the fixed table.
 queue::Outcome run_with_table(const std::string& path, const pgxq_plugin_host* host, const std::string& kind) {

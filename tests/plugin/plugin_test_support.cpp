@@ -1,6 +1,8 @@
 // Plugin test support: see plugin_test_support.hpp.
 #include "plugin_test_support.hpp"
 
+#include <doctest/doctest.h>
+
 #include <spdlog/sinks/base_sink.h>
 #include <sys/stat.h>
 
@@ -99,6 +101,22 @@ queue::Outcome call(const plugin::LoadedPlugins& plugins, const queue::Job& job,
   queue::Outcome outcome = it->second(job, ctx);
   ctx.finish(outcome);
   return outcome;
+}
+
+std::string load_error(const plugin::LoaderOptions& options) {
+  try {
+    plugin::load_plugins(options);
+  } catch (const plugin::LoadError& e) {
+    return e.what();
+  }
+  FAIL("load_plugins did not refuse");
+  return {};
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  if (haystack.find(needle) != std::string::npos) return true;
+  MESSAGE("\"" << needle << "\" not in: " << haystack);
+  return false;
 }
 
 }  // namespace pgxq::test

@@ -51,6 +51,11 @@ struct CapturedLog {
 
 plugin::LoaderOptions loader_options(const std::string& dir, std::shared_ptr<spdlog::logger> log = nullptr);
 
+// The message load_plugins refuses `options` with (a test failure if it loads them).
+std::string load_error(const plugin::LoaderOptions& options);
+// Whether `needle` is in `haystack`; says what was searched when not.
+bool contains(const std::string& haystack, const std::string& needle);
+
 // The job transaction on `conn`, opened lazily by the first exec, as the engine does.
 class TxContext : public queue::JobContext {
 public:
