@@ -3,22 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 
 namespace pgxq::queue {
 
 namespace {
 constexpr int kWriteAttempts = 6;  // ~100ms..3.2s of backoff between them
-
-// Failures that end by themselves: a row lock another session holds (lock_timeout), a statement
-// timeout, a serialization failure or deadlock, a server short of resources. While the engine
-// runs, a write failing so is retried without end: the outcomes wait, claiming pauses at the
-// bound, and nothing is handed to the rescuer, which would run finished jobs again.
-bool passes_by_itself(const pg::Error& e) noexcept {
-  const std::string& s = e.sqlstate();
-  return s == "55P03" || s == "57014" || s.starts_with("40") || s.starts_with("53");
-}
 }
 
 void count_outcome(QueueCounters& c, JobState state) {
@@ -195,21 +184,17 @@ std::optional<pg::Error> Completer::try_write(const TableSql& table, std::span<C
       session_.ok();
       break;
     } catch (const pg::Error& e) {
-      bool waits_it_out = false;
-      if (session_.failed(e)) {
-        // Lost: the write may or may not have landed; the guard makes writing it again safe.
-        waits_it_out = true;
-      } else if (row_specific(e)) {
-        return e;
-      } else {
-        waits_it_out = passes_by_itself(e);
+      const bool lost = session_.failed(e);  // the write may or may not have landed; the guard
+                                             // makes writing it again safe
+      if (!lost && row_specific(e)) return e;
+      // While running, a failure that passes by itself is waited out (the outcomes wait,
+      // claiming pauses at the bound, and no finished job goes to the rescuer to run again);
+      // on stop, and for other errors, kWriteAttempts bound it.
+      const bool wait_out = (lost || passes_by_itself(e)) && !stop_requested();
+      if (!lost)
         core_->log->error("recording {} job outcome(s) in {} failed: {}{}", records.size(), table.table, e.what(),
-                          waits_it_out && !stop_requested() ? "; retrying until it can be written" : "");
-      }
-      // While running, a failure that passes by itself is waited out; on stop, and for other
-      // errors, kWriteAttempts bound it.
-      if (waits_it_out && !stop_requested()) attempt = std::min(attempt, kWriteAttempts - 1);
-      if (attempt >= kWriteAttempts) {
+                          wait_out ? "; retrying until it can be written" : "");
+      if (!wait_out && attempt >= kWriteAttempts) {
         for (auto* r : records)
           core_->log->error("job {} kind={} queue={}: outcome '{}' could not be recorded; left running for the rescuer",
                             r->id, r->kind, r->queue, to_string(r->resolution.state));

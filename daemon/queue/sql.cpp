@@ -262,6 +262,11 @@ std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue, std
   return jobs;
 }
 
+bool passes_by_itself(const pg::Error& e) noexcept {
+  const std::string& s = e.sqlstate();
+  return s == "55P03" || s == "57014" || s.starts_with("40") || s.starts_with("53");
+}
+
 bool row_specific(const pg::Error& e) noexcept {
   const std::string_view cls = std::string_view(e.sqlstate()).substr(0, 2);
   return !e.connection_lost() && (cls == "22" || cls == "23" || cls == "0A" || cls == "P0" || cls == "38" || cls == "39");

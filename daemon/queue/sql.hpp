@@ -110,6 +110,11 @@ inline int claim_candidates(int n) { return n + n / 4 + 2; }
 // one row's fault.
 bool row_specific(const pg::Error& e) noexcept;
 
+// Whether a statement's error ends by itself, so the same statement later succeeds: a lock
+// another session holds (lock_timeout, 55P03), a statement timeout (57014), a serialization
+// failure or deadlock (40), a server short of resources (53).
+bool passes_by_itself(const pg::Error& e) noexcept;
+
 // PostgreSQL array literals for text-format parameters.
 std::string int_array(std::span<const int64_t> values);
 std::string int_array(std::span<const std::optional<int64_t>> values);  // nullopt → NULL
