@@ -18,6 +18,7 @@
 #include <mutex>
 #include <thread>
 
+#include "notify_socket.hpp"
 #include "reliability.hpp"
 
 using namespace pgxq::test;
@@ -123,46 +124,6 @@ private:
   std::vector<std::pair<int, int>> pairs_;  // the proxy thread's
   std::mutex mu_;
   std::vector<int> held_;
-};
-
-// The systemd side of sd_notify: a datagram socket whose messages the test counts.
-class NotifySocket {
-public:
-  explicit NotifySocket(std::string path) : path_(std::move(path)) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~NotifySocket() {
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  // Messages containing `text` received so far.
-  int count(const std::string& text) {
-    pollfd p{fd_, POLLIN, 0};
-    while (poll(&p, 1, 0) > 0) {
-      char buf[4096];
-      ssize_t n = recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      messages_.emplace_back(buf, static_cast<size_t>(n));
-    }
-    int c = 0;
-    for (const auto& m : messages_) c += m.find(text) != std::string::npos;
-    return c;
-  }
-  // Waits for `more` messages containing `text` beyond those received so far.
-  bool wait_more(const std::string& text, int more, std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
-    const int target = count(text) + more;
-    return wait_until([&] { return count(text) >= target; }, deadline);
-  }
-
-private:
-  std::string path_;
-  int fd_ = -1;
-  std::vector<std::string> messages_;
 };
 
 std::string env_or(const char* name, const char* fallback) {
