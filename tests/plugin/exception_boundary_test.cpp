@@ -14,18 +14,11 @@ using queue::OutcomeCode;
 
 namespace {
 
-struct Throwing {
+struct Throwing : LoadedPluginDir {
   Throwing() {
     dir.add_fixture("throwing");
-    loaded = plugin::load_plugins(loader_options(dir.path()));
+    load();
   }
-  queue::Outcome run(const std::string& kind, const std::string& args = "{}") {
-    TxContext ctx(conn);
-    return call(loaded, make_job(kind, args), ctx);
-  }
-  PluginDir dir;
-  plugin::LoadedPlugins loaded;
-  pg::Connection conn = connect();
 };
 
 void check_failed_attempt(const queue::Outcome& o, const std::string& message) {

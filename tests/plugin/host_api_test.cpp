@@ -12,7 +12,7 @@ using queue::OutcomeCode;
 
 namespace {
 
-struct Probe {
+struct Probe : LoadedPluginDir {
   Probe() {
     dir.add_fixture("probe");
     auto options = loader_options(dir.path());
@@ -22,15 +22,8 @@ struct Probe {
     settings.insert("b", true);
     settings.insert("d", 2.5);
     options.settings["probe"] = settings;
-    loaded = plugin::load_plugins(options);
+    load(options);
   }
-  queue::Outcome run(const std::string& kind, const std::string& args = "{}") {
-    TxContext ctx(conn);
-    return call(loaded, make_job(kind, args), ctx);
-  }
-  PluginDir dir;
-  plugin::LoadedPlugins loaded;
-  pg::Connection conn = connect();
 };
 
 }  // namespace

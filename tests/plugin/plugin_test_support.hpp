@@ -81,4 +81,20 @@ queue::Job make_job(const std::string& kind, const std::string& args = "{}", int
 // Calls the handler for job.kind in `plugins` and finishes the transaction.
 queue::Outcome call(const plugin::LoadedPlugins& plugins, const queue::Job& job, TxContext& ctx);
 
+// Plugins loaded from a scratch directory, and a connection their jobs run on: fill `dir`,
+// then load().
+struct LoadedPluginDir {
+  PluginDir dir;
+  plugin::LoadedPlugins loaded;
+  pg::Connection conn = connect();
+
+  void load() { load(loader_options(dir.path())); }
+  void load(const plugin::LoaderOptions& options) { loaded = plugin::load_plugins(options); }
+  // Runs one job of `kind` in a transaction of its own (committed on complete).
+  queue::Outcome run(const std::string& kind, const std::string& args = "{}", int attempt = 1) {
+    TxContext ctx(conn);
+    return call(loaded, make_job(kind, args, attempt), ctx);
+  }
+};
+
 }  // namespace pgxq::test

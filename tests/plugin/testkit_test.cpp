@@ -15,18 +15,11 @@ using queue::OutcomeCode;
 
 namespace {
 
-struct Testkit {
+struct Testkit : LoadedPluginDir {
   Testkit() {
     dir.add_plugin("testkit");
-    loaded = plugin::load_plugins(loader_options(dir.path()));
+    load();
   }
-  queue::Outcome run(const std::string& kind, const std::string& args = "{}", int attempt = 1) {
-    TxContext ctx(conn);
-    return call(loaded, make_job(kind, args, attempt), ctx);
-  }
-  PluginDir dir;
-  plugin::LoadedPlugins loaded;
-  pg::Connection conn = connect();
 };
 
 // A table for `record`, dropped at scope exit.
