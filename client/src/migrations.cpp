@@ -113,11 +113,46 @@ std::optional<ConcurrentIndex> v4_front_index_build(const TableName& t) {
                          "ON " + t.sql() + " (queue, kind, priority, scheduled_at, id) WHERE state = 'available'", ""};
 }
 
+// v5: the operator's controls, one small table each beside the job table, so the job table and
+// go-pgxq's view of it are untouched: paused queues (`pgxqd pause`; every daemon on the table
+// stops claiming from them) and cancellation requests for running jobs (`pgxqd cancel`; the
+// daemon running the job tells its handler to stop and discards the job).
+std::string v5_control_tables(const TableName& t) {
+  return "CREATE TABLE IF NOT EXISTS " + t.sibling(t.base + "_pause") +
+         " (\n"
+         "    queue      TEXT        PRIMARY KEY,\n"
+         "    paused_at  TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+         "    paused_by  TEXT\n"
+         ");\n"
+         "CREATE TABLE IF NOT EXISTS " + t.sibling(t.base + "_cancel") +
+         " (\n"
+         "    job_id        BIGINT      PRIMARY KEY,\n"
+         "    requested_at  TIMESTAMPTZ NOT NULL DEFAULT now(),\n"
+         "    requested_by  TEXT\n"
+         ");\n";
+}
+
+// v6: finished jobs by state and finishing time, so that counting recent failures (`pgxqd
+// stats`) and deleting old finished jobs (`pgxqd purge`, retention) read a range of an index
+// instead of the whole table. The state change at the end of a job already updates an indexed
+// column (the claim indexes' predicate), so this adds an index entry, not a lost HOT update.
+std::string v6_finished_index(const TableName& t) {
+  return "CREATE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_done") + " ON " + t.sql() +
+         " (state, completed_at) WHERE state IN ('completed', 'failed', 'discarded');\n";
+}
+
+std::optional<ConcurrentIndex> v6_finished_index_build(const TableName& t) {
+  return ConcurrentIndex{"idx_" + t.flat() + "_done",
+                         "ON " + t.sql() + " (state, completed_at) WHERE state IN ('completed', 'failed', 'discarded')", ""};
+}
+
 constexpr Migration all[] = {
     {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
     {2, "statement-level NOTIFY trigger", v2_notify_trigger},
     {3, "claim index where the fetch index lacks kind (older go-pgxq tables)", v3_claim_index, v3_claim_index_build},
     {4, "claim index with id, for scans that start at a front", v4_front_index, v4_front_index_build},
+    {5, "operator controls: paused queues, cancellation requests", v5_control_tables},
+    {6, "finished-jobs index (state, completed_at), for stats and purge", v6_finished_index, v6_finished_index_build},
 };
 
 }  // namespace
