@@ -25,7 +25,7 @@ Metrics::Metrics(MetricsOptions options)
       oldest_due_(gauge_family(*registry_, "pgxqd_oldest_due_job_age_seconds",
                                "How long the oldest due, unclaimed job has been due (0: none), from the last "
                                "periodic sample.")),
-      workers_busy_(gauge_family(*registry_, "pgxqd_workers_busy", "Worker slots taken (jobs claimed and not finished).")),
+      workers_busy_(gauge_family(*registry_, "pgxqd_workers_busy", "Handlers running now.")),
       workers_max_(gauge_family(*registry_, "pgxqd_workers_max", "Worker slots configured (max_workers).")),
       pool_in_use_(gauge_family(*registry_, "pgxqd_pool_connections_in_use",
                                 "Handler connections leased from the pool now.")
