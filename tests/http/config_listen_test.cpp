@@ -17,7 +17,7 @@ std::shared_ptr<const config::Config> load(std::string_view text) {
 
 }  // namespace
 
-TEST_CASE("config [http] listen: off unless set; the forms it accepts and what they mean") {
+TEST_CASE("config [http] listen: off unless set, and the forms it accepts with what they mean") {
   CHECK(load("")->http.listen.empty());
   CHECK(load("[http]\n")->http.listen.empty());
   CHECK(load("[http]\nlisten = \":9187\"\n")->http.listen == "127.0.0.1:9187");  // loopback

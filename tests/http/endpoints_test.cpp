@@ -131,7 +131,7 @@ TEST_CASE("metrics: queue depth by state and the oldest due job's age, from the 
   CHECK(p.wait() == 0);
 }
 
-TEST_CASE("health: /healthz and /readyz are 200 while running; each endpoint refuses bad input") {
+TEST_CASE("health: /healthz and /readyz are 200 while running, and each endpoint refuses bad input") {
   TempTable t("http_health");
   TestConfig cfg(t.name(), kListenAnyPort);
   Process p(run_argv(cfg.path));

@@ -37,7 +37,7 @@ private:
 
 }  // namespace
 
-TEST_CASE("readyz: 503 while the database is down, 200 when it is back; healthz stays 200") {
+TEST_CASE("readyz: 503 while the database is down and 200 when it is back, while healthz stays 200") {
   const char* pgdir = std::getenv("PGXQ_TEST_PGDIR");
   if (!pgdir || !*pgdir) {
     MESSAGE("PGXQ_TEST_PGDIR is not set (scripts/test sets it): cannot stop the server; skipped");
