@@ -1,0 +1,71 @@
+// admin/stats: the figures `pgxqd stats` and the status page show, per queue and kind, read in
+// one snapshot at a bounded cost whatever the table's size: exact counts only through the
+// partial indexes (available, running) and the finished-jobs index (the last hour), each count
+// stopping at kCountCap; totals of the whole table only as the planner's estimates.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/table.hpp"
+#include "pg/connection.hpp"
+
+namespace pgxq::admin {
+
+// No count reads more than this many index entries; a count that reaches it is a lower bound.
+inline constexpr int64_t kCountCap = 1'000'000;
+
+// A count, and whether it stopped at kCountCap (then the true count is at least `value`).
+struct Count {
+  int64_t value = 0;
+  bool capped = false;
+};
+
+struct KindStats {
+  std::string kind;
+  Count available;   // due now (scheduled_at <= now())
+  Count scheduled;   // available, due later
+  Count running;
+  std::optional<double> oldest_due_age_seconds;   // of the available jobs due now
+  std::optional<double> longest_running_seconds;  // since the running job's attempt began
+  // nullopt when the table lacks the finished-jobs index (schema v6): not counted.
+  std::optional<Count> failed_last_hour, discarded_last_hour, completed_last_hour;
+  std::optional<Count> completed_last_5_minutes;
+};
+
+struct QueueStats {
+  std::string queue;
+  bool paused = false;
+  std::optional<std::string> paused_at, paused_by;
+  std::vector<KindStats> kinds;  // by kind name
+};
+
+struct TableStats {
+  std::string table;
+  std::string database_time;  // the snapshot's now(), as PostgreSQL prints it
+  int schema_version = 0;
+  std::vector<QueueStats> queues;  // by queue name; paused queues appear even without jobs
+  // The planner's estimates (pg_class.reltuples × pg_stats' state frequencies), nullopt before
+  // the table was first analysed. Not counts: cheap at any size, as fresh as the last ANALYZE.
+  std::optional<int64_t> estimated_rows;
+  std::vector<std::pair<std::string, int64_t>> estimated_by_state;
+  std::vector<std::string> hints;  // what the table lacks (JobTable::hints)
+};
+
+// Reads every figure of `table` (all queues, or only `queue`) in one read-only snapshot.
+// Throws TableMissing, pg::Error.
+TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue);
+
+// {"table", "database_time", "schema_version", "count_cap", "queues":[{"queue", "paused",
+// "paused_at", "paused_by", "kinds":[{"kind", "available", "scheduled", "running",
+// "oldest_due_age_seconds", "longest_running_seconds", "failed_last_hour",
+// "discarded_last_hour", "completed_last_hour", "completed_last_5_minutes",
+// "completed_per_second", "lower_bounds":[names of the counts that reached count_cap]}]}],
+// "estimates":{"rows", "by_state":{state: n}}, "hints":[...]}. Unknown figures are null.
+nlohmann::json to_json(const TableStats& stats);
+
+}  // namespace pgxq::admin
