@@ -20,6 +20,7 @@
 
 #include "app/context.hpp"
 #include "app/errors.hpp"
+#include "app/http_endpoints.hpp"
 #include "app/logging.hpp"
 #include "app/notify.hpp"
 #include "app/options.hpp"
@@ -111,7 +112,22 @@ int run_daemon(const RunOptions& options) {
     return kExitConfig;
   }
 
-  queue::Engine engine(engine_options(*cfg, ctx.conninfo), plugins.handlers(), log);
+  // [http]: bound before the engine starts, so a listen address that cannot be bound stops
+  // pgxqd before it claims anything; health answers "starting" until the engine runs.
+  std::vector<std::string> kinds;
+  for (const auto& [kind, handler] : plugins.handlers()) kinds.push_back(kind);
+  auto http = HttpEndpoints::from_config(cfg, ctx.conninfo, kinds, log);
+  auto engine_opts = engine_options(*cfg, ctx.conninfo);
+  if (http) {
+    engine_opts.observer = http->observer();
+    try {
+      http->start();
+    } catch (const std::exception& e) {
+      log->critical("cannot start: {} ([http] listen in {})", e.what(), cfg->where("http.listen"));
+      return kExitConfig;
+    }
+  }
+  queue::Engine engine(engine_opts, plugins.handlers(), log);
   // systemd wants WATCHDOG=1 more often than every interval: this loop goes round at least
   // twice per interval.
   auto tick = std::chrono::milliseconds(1000);
@@ -146,6 +162,7 @@ int run_daemon(const RunOptions& options) {
     log->critical("cannot start: {}", msg);
     return kExitFailure;
   }
+  if (http) http->engine_started(engine, engine_opts);
   log->info("{}", startup_summary(*cfg, ctx.conninfo, plugins.plugins()));
   notifier.ready(status_line(engine.stats()));
 
@@ -161,6 +178,7 @@ int run_daemon(const RunOptions& options) {
         log->info("{}: shutting down gracefully (up to {} for running jobs; send it again to stop now)", signal_name(ev->signo),
                   config::format_duration(running->worker.shutdown_timeout));
         notifier.stopping("stopping: " + status_line(engine.stats()));
+        if (http) http->engine_stopping();  // no endpoint reads the engine from here on
         stopper = std::thread([&engine, &signals] {
           engine.stop();
           signals.post({SignalEvent::wakeup, 0});
@@ -177,6 +195,7 @@ int run_daemon(const RunOptions& options) {
       log->critical("the engine stopped by itself; exiting so the service manager restarts pgxqd");
       exit_code = kExitFailure;
       notifier.stopping("engine stopped unexpectedly");
+      if (http) http->engine_stopping();
       engine.stop_fast();
       break;
     }
@@ -184,6 +203,7 @@ int run_daemon(const RunOptions& options) {
   }
   if (stopper.joinable()) stopper.join();
   engine.wait();
+  if (http) http->stop();
   if (engine.handlers_left_running()) {
     // A detached handler still runs plugin code and may call the host at any moment: the
     // plugins' shutdown hooks, their host records and the engine it works in must outlive it,

@@ -63,6 +63,7 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
               fresh.backoff.multiplier != running.backoff.multiplier || fresh.backoff.jitter != running.backoff.jitter,
           "backoff");
   restart(fresh.plugins.dir != running.plugins.dir, "plugins.dir");
+  restart(fresh.http.listen != running.http.listen, "http.listen");
   bool settings_changed = fresh.plugins.settings.size() != running.plugins.settings.size();
   for (const auto& [name, s] : fresh.plugins.settings) {
     auto it = running.plugins.settings.find(name);

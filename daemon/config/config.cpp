@@ -17,6 +17,7 @@
 #include <pgxq/client.h>
 
 #include "config/duration.hpp"
+#include "config/listen.hpp"
 
 #ifndef PGXQ_DEFAULT_PLUGIN_DIR
 #define PGXQ_DEFAULT_PLUGIN_DIR "/usr/lib/pgxqd/plugins"
@@ -188,7 +189,7 @@ public:
   }
 
   void read(const toml::table& root) {
-    static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log"};
+    static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log", "http"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
@@ -207,6 +208,7 @@ public:
     if (auto t = root["queues"].as_table()) queues(*t);
     if (auto t = root["plugins"].as_table()) plugins(*t);
     if (auto t = root["log"].as_table()) log(*t);
+    if (auto t = root["http"].as_table()) http(*t);
     if (cfg_.queues.empty()) cfg_.queues.push_back({"default", 0, "", {}});
   }
 
@@ -502,6 +504,20 @@ private:
         }
       }
     }
+  }
+
+  void http(const toml::table& t) {
+    check_keys(t, "http", {"listen"});
+    const toml::node* n = t.get("listen");
+    if (!n) return;
+    std::string v;
+    get_string(t, "http", "listen", v);
+    if (!n->is_string()) return;
+    auto parsed = parse_listen_address(v);
+    if (auto* problem_found = std::get_if<ListenProblem>(&parsed))
+      problem(pos_of(n->source()), "http.listen", problem_found->message);
+    else
+      cfg_.http.listen = std::get<std::string>(parsed);
   }
 
   std::string file_;

@@ -115,6 +115,11 @@ struct LogConfig {
   LogFormat format = LogFormat::automatic;
 };
 
+// The HTTP endpoints (metrics, health, status page); off when listen is empty.
+struct HttpConfig {
+  std::string listen;  // normalised by parse_listen_address: "127.0.0.1:9187"
+};
+
 struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
@@ -123,6 +128,7 @@ struct Config {
   std::vector<QueueConfig> queues;  // never empty after loading: default is one queue "default"
   PluginsConfig plugins;
   LogConfig log;
+  HttpConfig http;
 
   // Where a key was set ("worker.poll_interval"), for messages about values that are valid
   // TOML but turn out wrong later (e.g. a plugin settings table for a plugin not loaded).

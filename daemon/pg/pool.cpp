@@ -89,4 +89,9 @@ void Pool::give_back(std::unique_ptr<Connection> conn, bool broken) noexcept {
   // `closing` is finished outside the lock.
 }
 
+int Pool::in_use() {
+  std::lock_guard lock(mu_);
+  return open_ - static_cast<int>(idle_.size());
+}
+
 }  // namespace pgxq::pg

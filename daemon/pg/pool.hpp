@@ -55,6 +55,8 @@ public:
   // should_stop said so while waiting (57014), or when a new connection cannot be opened.
   Lease acquire(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   int size() const noexcept { return size_; }
+  // Connections leased now.
+  int in_use();
   const std::string& conninfo() const noexcept { return conninfo_; }
 
   // Runs on every freshly opened connection (e.g. SET application_name); may throw.

@@ -19,6 +19,16 @@ void count_outcome(QueueCounters& c, JobState state) {
   }
 }
 
+FinishOutcome finish_outcome(const Resolution& resolution, bool panicked) noexcept {
+  switch (resolution.state) {
+    case JobState::completed: return FinishOutcome::completed;
+    case JobState::available: return resolution.refund_attempt ? FinishOutcome::snoozed : FinishOutcome::retried;
+    case JobState::discarded: return panicked ? FinishOutcome::panicked : FinishOutcome::discarded;
+    case JobState::failed: return FinishOutcome::failed;
+  }
+  return FinishOutcome::failed;
+}
+
 Completer::Completer(std::shared_ptr<Core> core) : core_(std::move(core)), session_(*core_, "completer", "completer") {}
 
 Completer::~Completer() { stop(); }
@@ -211,6 +221,8 @@ void Completer::report(std::span<CompletionRecord* const> records, const std::un
   for (auto* r : records) {
     if (applied.count(r->id)) {
       count_outcome(*r->counters, r->resolution.state);
+      if (auto* observer = core_->options.observer.get())
+        observer->finished(r->queue, r->kind, finish_outcome(r->resolution, r->panicked), r->handler_duration);
       if (r->resolution.state != JobState::completed)
         core_->log->log(r->resolution.state == JobState::available ? spdlog::level::info : spdlog::level::warn,
                         "job {} kind={} queue={}: {} after attempt {}: {}", r->id, r->kind, r->queue,
@@ -224,6 +236,11 @@ void Completer::report(std::span<CompletionRecord* const> records, const std::un
                        r->id, r->kind, r->queue, to_string(r->resolution.state), r->attempt);
     }
   }
+}
+
+size_t Completer::backlog() {
+  std::lock_guard lock(mu_);
+  return pending_.size();
 }
 
 }  // namespace pgxq::queue

@@ -40,6 +40,8 @@ struct CompletionRecord {
   std::string kind;
   std::string queue;
   Resolution resolution;
+  bool panicked = false;  // the handler panicked (for the observer: resolution says discarded)
+  std::optional<std::chrono::microseconds> handler_duration;  // none when no handler ran
 };
 
 class Completer {
@@ -52,6 +54,8 @@ public:
   // Writes everything submitted so far, then stops the thread. Later submits are dropped
   // (and logged): their jobs stay running for the rescuer.
   void stop();
+  // Outcomes submitted and not yet being written.
+  size_t backlog();
 
 private:
   void run();
@@ -79,5 +83,7 @@ private:
 
 // Counts an applied outcome in the queue's counters.
 void count_outcome(QueueCounters& c, JobState state);
+// What an applied resolution was, for the observer.
+FinishOutcome finish_outcome(const Resolution& resolution, bool panicked) noexcept;
 
 }  // namespace pgxq::queue

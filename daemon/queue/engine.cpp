@@ -370,4 +370,14 @@ std::optional<std::string> Engine::stalled() const {
   return std::nullopt;
 }
 
+bool Engine::database_healthy() const { return impl_->core->health.healthy(); }
+
+size_t Engine::completer_backlog() const { return impl_->completer ? impl_->completer->backlog() : 0; }
+
+int Engine::pool_connections_in_use() const { return impl_->core->handler_pool.in_use(); }
+
+int Engine::pool_size() const { return impl_->core->handler_pool.size(); }
+
+std::vector<std::string> Engine::kinds() const { return impl_->core->kinds; }
+
 }  // namespace pgxq::queue

@@ -13,6 +13,7 @@
 
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
+#include "queue/observer.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/timeouts.hpp"
 
@@ -58,6 +59,8 @@ struct EngineOptions {
   // then hands back the jobs no worker can take and runs with the workers it has. Empty: a
   // plain std::thread. Tests inject failures here.
   std::function<std::thread(std::function<void()>)> start_thread;
+  // Told of every claim and every outcome written (the metrics). Null: nobody is told.
+  std::shared_ptr<JobObserver> observer;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or
@@ -101,6 +104,17 @@ public:
   // Names the loop that is stuck, if one is (see Liveness): the systemd watchdog is kept fed
   // while this is empty. Never touches the database.
   std::optional<std::string> stalled() const;
+
+  // For the metrics and health endpoints; none of these touches the database.
+  // Whether the database answered the engine's last use of it (queue/health's view).
+  bool database_healthy() const;
+  // Outcomes handed to the completer and not written yet.
+  size_t completer_backlog() const;
+  // Handler connections leased now, and the pool's size.
+  int pool_connections_in_use() const;
+  int pool_size() const;
+  // The kinds this engine claims, sorted.
+  std::vector<std::string> kinds() const;
 
 private:
   struct Impl;

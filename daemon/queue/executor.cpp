@@ -96,9 +96,11 @@ bool commit_certainly_failed(const pg::Error& e) { return !e.connection_lost(); 
 }  // namespace
 
 void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job) {
+  std::optional<std::chrono::microseconds> handler_duration;  // for the observer
+  bool panicked = false;
   auto submit = [&](Resolution resolution) {
     completer.submit(CompletionRecord{target.table, target.counters, job.id, job.attempt, job.attempted_at_us,
-                                      job.kind, job.queue, std::move(resolution)});
+                                      job.kind, job.queue, std::move(resolution), panicked, handler_duration});
   };
   if (job.withheld_args_bytes) {
     // The same args would be too long on every attempt: failed for good, never run.
@@ -112,8 +114,13 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
   }
   auto it = core.handlers.find(job.kind);
   ExecContext ctx(core, target, job);
+  const auto handler_start = std::chrono::steady_clock::now();
   Outcome outcome = it == core.handlers.end() ? Outcome::error("no handler for kind '" + job.kind + "'")
                                               : call_handler(it->second, job, ctx);
+  if (it != core.handlers.end())
+    handler_duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - handler_start);
+  panicked = outcome.code == OutcomeCode::panic;
 
   if (ctx.ended_by()) {
     // Whatever the handler committed before its own COMMIT stays committed; what it did after
@@ -141,6 +148,8 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
         if (r.affected() == 1) {
           ctx.transaction().commit();
           target.counters->completed++;
+          if (auto* observer = core.options.observer.get())
+            observer->finished(job.queue, job.kind, FinishOutcome::completed, handler_duration);
           core.log->debug("job {} kind={} queue={}: completed", job.id, job.kind, job.queue);
         } else {
           ctx.transaction().rollback();

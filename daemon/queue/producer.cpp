@@ -152,6 +152,7 @@ void Producer::claim_loop() {
     }
 
     counters_->claimed += jobs.size();
+    observe_claimed(jobs);
     bool notify_worker;
     {
       std::lock_guard lock(mu_);
@@ -203,6 +204,8 @@ std::vector<Job> Producer::take_claimed(const pg::Result& r) {
   std::vector<Job> jobs = claimed_jobs(r, options_.name, &failed);
   for (const auto& f : failed) {
     counters_->failed++;
+    if (auto* observer = core_->options.observer.get())
+      observer->finished(options_.name, f.kind, FinishOutcome::failed, std::nullopt);
     core_->log->warn("job {} kind={} queue={}: {}", f.id, f.kind, options_.name, f.error);
   }
   return jobs;
@@ -238,6 +241,8 @@ void Producer::fail_unclaimable(pg::Connection& conn, const std::string& id, con
     auto r = conn.exec(table_->fail_unclaimable, {id, error});
     if (r.rows() == 1) {
       counters_->failed++;
+      if (auto* observer = core_->options.observer.get())
+        observer->finished(options_.name, r.text(0, 0), FinishOutcome::failed, std::nullopt);
       core_->log->error("job {} kind={} queue={}: {}", id, r.text(0, 0), options_.name, error);
     }
   } catch (const pg::Error& e2) {
@@ -411,6 +416,15 @@ void Producer::finish_workers() {
     else w.join();
   }
   workers_.clear();
+}
+
+void Producer::observe_claimed(const std::vector<Job>& jobs) const {
+  auto* observer = core_->options.observer.get();
+  if (!observer) return;
+  for (const auto& j : jobs) {
+    const int64_t due_us = std::max(j.scheduled_at_us, j.created_at_us);
+    observer->claimed(options_.name, j.kind, std::chrono::microseconds(std::max<int64_t>(0, j.attempted_at_us - due_us)));
+  }
 }
 
 }  // namespace pgxq::queue

@@ -64,6 +64,8 @@ private:
   // fails alone is failed for good, with the error (fail_unclaimable).
   std::vector<Job> claim_isolated(pg::Connection& conn, int n);
   void fail_unclaimable(pg::Connection& conn, const std::string& id, const pg::Error& e);
+  // Tells the observer, if any, of each claimed job and its pickup delay.
+  void observe_claimed(const std::vector<Job>& jobs) const;
   bool any_due(pg::Connection& conn);
   void release(const std::vector<Job>& jobs);
   // Starts one more worker on the ready jobs (waking a sleeping one or spawning a thread) unless

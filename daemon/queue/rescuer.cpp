@@ -75,6 +75,8 @@ bool Rescuer::report(const pg::Result& r, Producer& p) {
   for (int i = 0; i < r.rows(); ++i) {
     bool failed = r.text(i, 2) == "failed";
     any_available |= !failed;
+    if (auto* observer = core_->options.observer.get())
+      observer->finished(p.name(), r.text(i, 1), failed ? FinishOutcome::failed : FinishOutcome::rescued, std::nullopt);
     core_->log->warn("job {} kind={} queue={}: rescued after attempt {} of {} (worker lost); {}", r.int64(i, 0),
                      r.text(i, 1), p.name(), r.text(i, 3), r.text(i, 4),
                      failed ? "failed: attempts used up" : "available again");
