@@ -1,5 +1,5 @@
-// The status page in a real browser (Debian's headless chromium) against a seeded table: the
-// counts it draws, a failure text full of markup shown as text with nothing run, the banners
+// The status page in a real browser (Debian's headless chromium) against a seeded table, served
+// by the real pgxqd (the banners' failures by the same routes in-process): the counts it draws, a failure text full of markup shown as text with nothing run, the banners
 // for an unreachable database and a failing API, and a screenshot (PNG) in the build tree.
 // One browser run per test: chromium is slow to start on a busy machine.
 #include <doctest/doctest.h>
@@ -65,10 +65,7 @@ TEST_CASE("status page in chromium: the seeded counts, paused queue and failures
   if (!browser) return;
   pgxq::test::TempTable table("page_dom");
   pgxq::test::seed_status_table(table.name());
-  pgxq::app::StatusApiOptions options;
-  options.conninfo = pgxq::test::conninfo();
-  options.tables = {table.name()};
-  PageServer server(options);
+  pgxq::test::PageDaemon server(table.name());  // the real pgxqd, serving [http]
 
   const std::string screenshot = std::string(PGXQ_BUILD_DIR) + "/status-page.png";
   std::filesystem::remove(screenshot);
