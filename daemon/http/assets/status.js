@@ -107,13 +107,13 @@
       box.replaceChildren(el("p", { class: "muted" }, "No samples yet (one every " + interval + "s)."));
       return;
     }
-    const W = 900, H = 140, top = 14, bottom = 20, left = 40;
+    const W = 900, H = 110, top = 10, bottom = 18, left = 40;
     const slots = Math.max(n, Math.round(900 / interval));  // 15 minutes wide
     const bw = (W - left) / slots;
     let max = 1;
     for (let i = 0; i < n; i++) max = Math.max(max, num(completed[i]) + num(failed[i]));
     const scale = (H - top - bottom) / max;
-    const chart = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", preserveAspectRatio: "none" });
+    const chart = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, role: "img" });
     const title = svg("title");
     title.textContent = "jobs finished per " + interval + "s";
     chart.append(title);
