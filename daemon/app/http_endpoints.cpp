@@ -6,6 +6,8 @@
 
 #include <cstdio>
 
+#include "app/status_endpoints.hpp"
+
 namespace pgxq::app {
 
 namespace {
@@ -75,6 +77,7 @@ std::map<std::string, http::Route> http_routes(const std::shared_ptr<HttpContext
     http::parse_query(request.query);
     return readiness(context->engine.load(), context->plugins_loaded);
   };
+  if (context->status_page) routes.merge(StatusEndpoints::routes(context->status_page));
   return routes;
 }
 
@@ -96,6 +99,7 @@ std::unique_ptr<HttpEndpoints> HttpEndpoints::from_config(std::shared_ptr<const 
   context->metrics = endpoints->metrics_.get();
   context->plugins_loaded = true;  // the daemon builds the endpoints after its plugins loaded
   endpoints->context_ = context;
+  context->status_page = std::make_shared<StatusEndpoints>(*config, context->conninfo);
   endpoints->server_ = std::make_unique<http::Server>(config->http.listen, http_routes(context), log);
   return endpoints;
 }
@@ -116,11 +120,13 @@ void HttpEndpoints::engine_started(const queue::Engine& engine, const queue::Eng
   depth_->start();
   metrics_->watch(&engine, depth_.get());
   context_->engine.store(&engine);
+  if (context_->status_page) context_->status_page->engine_started(engine);
 }
 
 void HttpEndpoints::engine_stopping() {
   if (context_) context_->engine.store(nullptr);
   if (metrics_) metrics_->watch(nullptr, nullptr);  // waits for a scrape in progress
+  if (context_ && context_->status_page) context_->status_page->engine_stopping();
   if (!server_stopper_.joinable()) server_stopper_ = std::thread([server = server_.get()] { server->stop(); });
 }
 

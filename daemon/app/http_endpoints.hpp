@@ -24,6 +24,8 @@ class logger;
 
 namespace pgxq::app {
 
+class StatusEndpoints;  // app/status_endpoints.hpp
+
 // What routes may read. Shared by every request thread.
 struct HttpContext {
   std::shared_ptr<const config::Config> config;
@@ -33,6 +35,7 @@ struct HttpContext {
   // Set once the engine has started, cleared before it stops: null means "not serving jobs".
   std::atomic<const queue::Engine*> engine{nullptr};
   bool plugins_loaded = false;
+  std::shared_ptr<StatusEndpoints> status_page;  // "/", its files and /api/status
 };
 
 // Every route of the listener, by path. Add a page's routes here.
