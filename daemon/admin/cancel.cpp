@@ -91,7 +91,7 @@ CancelResult cancel(pg::Connection& conn, const std::string& table, const Cancel
     const std::string max_id(conn.exec("SELECT coalesce(max(id), 0)::text FROM " + t.quoted).text(0, 0));
     const std::string batch_sql = "WITH picked AS (SELECT id FROM " + t.quoted + " WHERE state = 'available' AND id <= $3::int8" +
                                   filters + " LIMIT $4::int FOR UPDATE SKIP LOCKED) UPDATE " + t.quoted + " j SET " +
-                                  discard_set + " FROM picked p WHERE j.id = p.id RETURNING j.id";
+                                  discard_set + " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = 'available' RETURNING j.id";
     WalkProgress p;
     for (;;) {
       auto r = conn.exec(batch_sql, {kind, queue, max_id, std::to_string(req.batch_size)});

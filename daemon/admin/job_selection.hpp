@@ -78,7 +78,8 @@ nlohmann::json to_json(const std::vector<Skipped>& skipped);
 
 // A batched walk over the finished jobs of one state through idx_<table>_done, in completed_at
 // order, each batch one statement (its own transaction). `action` is the data-modifying
-// statement applied to the batch's rows: it reads CTE `picked (id, completed_at)` and must
+// statement applied to the batch's rows: it reads CTE `picked (id, completed_at)` (as
+// `j.id = ANY (ARRAY(SELECT id FROM picked))`, so the rows are found by primary key) and must
 // return the ids it changed (RETURNING j.id), guarding on the state again (`j.state = $1`).
 struct FinishedWalk {
   std::string state;
@@ -100,7 +101,6 @@ struct WalkResult {
   int batches = 0;
   std::vector<int64_t> sample;  // the first kSampleIds ids changed
 };
-// `action(quoted_table)`: e.g. "UPDATE t j SET ... FROM picked p WHERE j.id = p.id AND j.state = $1 RETURNING j.id".
 WalkResult walk_finished(pg::Connection& conn, const JobTables& t, const FinishedWalk& walk, const std::string& action,
                          const std::function<void(const WalkProgress&)>& progress);
 // What walk_finished would change: the count (at most kDryRunCountLimit + 1) and the first ids.

@@ -6,8 +6,9 @@ namespace pgxq::admin {
 namespace {
 
 std::string delete_action(const JobTables& t) {
-  // The state is checked again: a row retried after it was picked is not deleted.
-  return "DELETE FROM " + t.quoted + " j USING picked p WHERE j.id = p.id AND j.state = $1::text RETURNING j.id";
+  // The state is checked again: a row retried after it was picked is not deleted. The ids go in
+  // as an array, so the rows are found by primary key whatever the planner thinks of the CTE.
+  return "DELETE FROM " + t.quoted + " j WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text RETURNING j.id";
 }
 
 }  // namespace

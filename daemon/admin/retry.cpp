@@ -76,7 +76,7 @@ RetryResult retry(pg::Connection& conn, const std::string& table, const RetryReq
     return result;
   }
   const std::string action = "UPDATE " + t.quoted + " j SET " + kRetrySet +
-                             " FROM picked p WHERE j.id = p.id AND j.state = $1::text RETURNING j.id";
+                             " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text RETURNING j.id";
   // A cancellation request left for a retried job would discard it again: dropped with it.
   walk.follow_up = "DELETE FROM " + t.cancel + " c USING changed x WHERE c.job_id = x.id";
   auto w = walk_finished(conn, t, walk, action, progress);

@@ -29,12 +29,13 @@ ControlSql::ControlSql(const TableSql& t)
   // $1, $2: pause_table, cancel_table, as spelled in the statements.
   control_tables_exist = "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL";
   paused_queues = "SELECT queue FROM " + pause_table;
-  cancel_requests = "SELECT job_id FROM " + cancel_table;
+  cancel_requests = "SELECT job_id FROM " + cancel_table + " LIMIT 10000";  // a handful, in practice
+  // Ids as arrays: primary-key lookups, whatever the planner guesses about the small tables.
+  requested_jobs = "SELECT id, state FROM " + t.quoted + " WHERE id = ANY ($1::int8[]) AND state IN ('available', 'running')";
   discard_requested = "UPDATE " + t.quoted + " j SET state = 'discarded', completed_at = now(), error = " +
-                      literal(kCancelledByOperator) + " FROM " + cancel_table +
-                      " c WHERE j.id = c.job_id AND j.state = 'available' RETURNING j.id, j.kind, j.queue";
-  forget_finished = "DELETE FROM " + cancel_table + " c WHERE NOT EXISTS (SELECT 1 FROM " + t.quoted +
-                    " j WHERE j.id = c.job_id AND j.state IN ('available', 'running'))";
+                      literal(kCancelledByOperator) +
+                      " WHERE j.id = ANY ($1::int8[]) AND j.state = 'available' RETURNING j.id, j.kind, j.queue";
+  forget = "DELETE FROM " + cancel_table + " WHERE job_id = ANY ($1::int8[])";
 }
 
 std::optional<std::set<std::string>> read_paused_queues(pg::Connection& conn, const TableSql& table) {
@@ -94,16 +95,29 @@ void Control::control_table(pg::Connection& conn, const TableSql& table) {
   const ControlSql sql(table);
   auto requests = conn.exec(sql.cancel_requests);
   if (requests.rows() == 0) return;
+  std::vector<int64_t> requested;
   for (int i = 0; i < requests.rows(); ++i) {
-    const int64_t id = requests.int64(i, 0);
+    requested.push_back(requests.int64(i, 0));
     for (auto& p : producers_)
-      if (&p->table() == &table) p->cancel_job(id);
+      if (&p->table() == &table) p->cancel_job(requested.back());
   }
-  auto discarded = conn.exec(sql.discard_requested);
-  for (int i = 0; i < discarded.rows(); ++i)
-    core_->log->info("job {} kind={} queue={}: cancelled by the operator while not running: discarded", discarded.text(i, 0),
-                     discarded.text(i, 1), discarded.text(i, 2));
-  conn.exec(sql.forget_finished);
+  // A request outlives its job's run only when the job did not end by the cancel: it went back
+  // to available (a retry, a rescue after its daemon died) and must not run again. Once the job
+  // is finished (or deleted) the request is forgotten.
+  auto live = conn.exec(sql.requested_jobs, {int_array(requested)});
+  std::vector<int64_t> available, finished = requested;
+  for (int i = 0; i < live.rows(); ++i) {
+    const int64_t id = live.int64(i, 0);
+    finished.erase(std::remove(finished.begin(), finished.end(), id), finished.end());
+    if (live.text(i, 1) == "available") available.push_back(id);
+  }
+  if (!available.empty()) {
+    auto discarded = conn.exec(sql.discard_requested, {int_array(available)});
+    for (int i = 0; i < discarded.rows(); ++i)
+      core_->log->info("job {} kind={} queue={}: cancelled by the operator while not running: discarded",
+                       discarded.text(i, 0), discarded.text(i, 1), discarded.text(i, 2));
+  }
+  if (!finished.empty()) conn.exec(sql.forget, {int_array(finished)});
 }
 
 }  // namespace pgxq::queue

@@ -30,10 +30,12 @@ struct ControlSql {
   std::string control_tables_exist;  // $1 pause_table, $2 cancel_table: one row, both exist (bool)
   std::string paused_queues;         // every paused queue
   std::string cancel_requests;       // every requested job id
-  // Available jobs with a request: discarded as cancelled. RETURNING id, kind, queue.
+  // $1 ids int8[]: those of the requested jobs that are still available or running, and state.
+  std::string requested_jobs;
+  // $1 ids int8[]: the available ones among them discarded as cancelled. RETURNING id, kind, queue.
   std::string discard_requested;
-  // Requests whose job is finished or gone.
-  std::string forget_finished;
+  // $1 ids int8[]: requests forgotten (their jobs are finished or gone).
+  std::string forget;
 };
 
 // The queues paused on `table`, or nullopt when the table has no control tables (schema
