@@ -6,11 +6,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "queue/completer.hpp"
+#include "queue/control.hpp"
 #include "queue/core.hpp"
 #include "queue/listener.hpp"
 #include "queue/producer.hpp"
@@ -143,6 +146,8 @@ struct Engine::Impl {
   State state = State::idle;
   std::atomic<bool> fast{false};
   std::atomic<bool> left_running{false};
+  std::unique_ptr<Control> control;
+  std::map<std::string, std::set<std::string>> paused_at_start;  // by table (read_paused_queues)
 
   void check_database();
   void maintenance_loop();
@@ -179,6 +184,8 @@ void Engine::Impl::check_database() {
     t.front_index = check.has_front_index();
     for (const auto& warning : check.warnings(core->options.listen, core->options.poll_interval))
       core->log->warn("{}", warning);
+    // A paused queue claims nothing from the first claim on (Control keeps it up to date).
+    if (auto paused = read_paused_queues(conn, t)) paused_at_start[name] = *paused;
   }
 }
 
@@ -198,7 +205,11 @@ void Engine::start() {
   impl_->completer->start();
   for (auto& q : core->options.queues)
     impl_->producers.push_back(std::make_shared<Producer>(core, impl_->completer, q));
+  for (auto& p : impl_->producers)
+    if (impl_->paused_at_start[p->table().table].count(p->name())) p->set_paused(true);
   for (auto& p : impl_->producers) p->start();
+  impl_->control = std::make_unique<Control>(core, impl_->producers);
+  impl_->control->start();
   if (core->options.listen) {
     impl_->listener = std::make_unique<Listener>(core, impl_->producers);
     impl_->listener->start();
@@ -271,6 +282,7 @@ void Engine::Impl::shutdown(bool fast_path) {
                   j.id, j.kind, j.queue, waited);
   }
   for (auto& p : producers) p->finish_workers();
+  if (control) control->stop();
   if (listener) listener->stop();
   maintenance_stop.request();
   if (maintenance.joinable()) maintenance.join();

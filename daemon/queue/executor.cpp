@@ -16,7 +16,8 @@ constexpr const char* kEndedTransactionState = "2D000";
 
 class ExecContext final : public JobContext {
 public:
-  ExecContext(Core& core, const ExecutionTarget& target, const Job& job) : core_(core), target_(target), job_(job) {}
+  ExecContext(Core& core, const ExecutionTarget& target, const Job& job, const std::atomic<bool>* cancelled)
+      : core_(core), target_(target), job_(job), cancelled_(cancelled) {}
 
   pg::Result exec(std::string_view sql, std::span<const pg::Param> params) override {
     if (ended_by_) {
@@ -43,7 +44,8 @@ public:
   }
 
   bool should_stop() const noexcept override {
-    return core_.cancel.load(std::memory_order_relaxed) || target_.cancel->load(std::memory_order_relaxed);
+    return core_.cancel.load(std::memory_order_relaxed) || target_.cancel->load(std::memory_order_relaxed) ||
+           (cancelled_ && cancelled_->load(std::memory_order_relaxed));
   }
 
   void log(LogLevel level, std::string_view message) override {
@@ -76,6 +78,7 @@ private:
   std::optional<pg::Transaction> tx_;
   std::optional<pg::Error> sql_error_;
   std::optional<std::string> ended_by_;
+  const std::atomic<bool>* cancelled_;
 };
 
 Outcome call_handler(const Handler& handler, const Job& job, JobContext& ctx) {
@@ -95,7 +98,8 @@ bool commit_certainly_failed(const pg::Error& e) { return !e.connection_lost(); 
 
 }  // namespace
 
-void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job) {
+void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job,
+                 const std::atomic<bool>* cancelled) {
   std::optional<std::chrono::microseconds> handler_duration;  // for the observer
   bool panicked = false;
   auto submit = [&](Resolution resolution) {
@@ -113,7 +117,7 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
     return;
   }
   auto it = core.handlers.find(job.kind);
-  ExecContext ctx(core, target, job);
+  ExecContext ctx(core, target, job, cancelled);
   const auto handler_start = std::chrono::steady_clock::now();
   Outcome outcome = it == core.handlers.end() ? Outcome::error("no handler for kind '" + job.kind + "'")
                                               : call_handler(it->second, job, ctx);
@@ -132,6 +136,12 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
                           " through exec): the job's work is no longer exactly-once; let pgxqd commit or roll back "
                           "(return an outcome) instead",
                       std::chrono::milliseconds(0), false});
+    return;
+  }
+  if (cancelled && cancelled->load()) {
+    // Cancelled by the operator: the job's work does not commit, whatever the handler returned.
+    if (ctx.has_transaction()) ctx.transaction().rollback();
+    submit(Resolution{JobState::discarded, std::string(kCancelledByOperator), std::chrono::milliseconds(0), false});
     return;
   }
   if (outcome.code == OutcomeCode::complete && ctx.sql_error()) {

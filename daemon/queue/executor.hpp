@@ -17,6 +17,13 @@ struct ExecutionTarget {
   const std::atomic<bool>* cancel;  // the queue's own should-stop (besides core.cancel)
 };
 
-void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job);
+// `cancelled`: set by the operator's cancel (Producer::cancel_job) while the job runs; the
+// handler then sees should_stop, its work is rolled back and the job is discarded with
+// kCancelledByOperator, whatever it returned.
+void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job,
+                 const std::atomic<bool>* cancelled = nullptr);
+
+// The error recorded on a job the operator cancelled (pgxqd cancel).
+inline constexpr const char* kCancelledByOperator = "cancelled by operator";
 
 }  // namespace pgxq::queue

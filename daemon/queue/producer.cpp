@@ -109,6 +109,10 @@ void Producer::claim_loop() {
             break;
           }
         }
+        if (paused_) {
+          claim_cv_.wait_for(lock, kAliveEvery);  // set_paused(false) ends the wait
+          continue;
+        }
         const auto at = policy_.next_claim(busy_slots_locked());
         if (at <= now) {
           want = policy_.start_claim(busy_slots_locked(), now);
@@ -319,13 +323,16 @@ void Producer::worker_loop() {
     const Job job = std::move(ready_.front());
     ready_.pop_front();
     running_.push_back(&job);
+    std::atomic<bool> cancelled{false};
+    job_cancel_[job.id] = &cancelled;
     const bool notify_worker = add_worker_locked();
     lock.unlock();
     if (notify_worker) work_cv_.notify_one();
 
-    execute_job(*core_, *completer_, target_, job);
+    execute_job(*core_, *completer_, target_, job, &cancelled);
 
     lock.lock();
+    job_cancel_.erase(job.id);
     auto it = std::find(running_.begin(), running_.end(), &job);
     *it = running_.back();
     running_.pop_back();
@@ -425,6 +432,39 @@ void Producer::observe_claimed(const std::vector<Job>& jobs) const {
     const int64_t due_us = std::max(j.scheduled_at_us, j.created_at_us);
     observer->claimed(options_.name, j.kind, std::chrono::microseconds(std::max<int64_t>(0, j.attempted_at_us - due_us)));
   }
+}
+
+void Producer::set_paused(bool paused) {
+  {
+    std::lock_guard lock(mu_);
+    if (paused_ == paused) return;
+    paused_ = paused;
+    if (!paused) policy_.wake();
+  }
+  if (paused)
+    core_->log->info("queue {} on {}: paused by the operator: no jobs are claimed from it (running jobs go on) until "
+                     "`pgxqd resume {}`",
+                     options_.name, table_->table, options_.name);
+  else
+    core_->log->info("queue {} on {}: resumed: claiming again", options_.name, table_->table);
+  claim_cv_.notify_one();
+}
+
+bool Producer::paused() const {
+  std::lock_guard lock(mu_);
+  return paused_;
+}
+
+bool Producer::cancel_job(int64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = job_cancel_.find(id);
+  if (it == job_cancel_.end() || it->second->exchange(true)) return false;
+  for (const Job* j : running_)
+    if (j->id == id)
+      core_->log->info("job {} kind={} queue={}: cancelled by the operator: telling its handler to stop; the job "
+                       "will be discarded and its transaction rolled back",
+                       j->id, j->kind, j->queue);
+  return true;
 }
 
 }  // namespace pgxq::queue

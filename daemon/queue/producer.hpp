@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -52,6 +53,14 @@ public:
   void count_rescued(uint64_t n) { counters_->rescued += n; }
   // When the claim loop last went round (for the watchdog), on the engine's clock.
   Clock::TimePoint last_loop() const;
+
+  // Operator controls (queue/control). A paused queue claims nothing until it is resumed; its
+  // running jobs go on. Logs the change, once.
+  void set_paused(bool paused);
+  bool paused() const;
+  // The operator cancelled job `id`: if this queue runs it, its handler is told to stop and the
+  // job ends discarded whatever the handler returns. True when this call told it (once per job).
+  bool cancel_job(int64_t id);
 
 private:
   void claim_loop();
@@ -108,6 +117,9 @@ private:
   Clock::TimePoint last_loop_;
   std::thread claimer_;
   std::vector<std::thread> workers_;
+  bool paused_ = false;  // by the operator (set_paused)
+  // The cancel flag of each running job, by id (each owned by the worker running the job).
+  std::map<int64_t, std::atomic<bool>*> job_cancel_;
 };
 
 }  // namespace pgxq::queue
