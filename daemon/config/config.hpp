@@ -115,6 +115,23 @@ struct LogConfig {
   LogFormat format = LogFormat::automatic;
 };
 
+// [retention]: how long finished jobs are kept, by final state; zero keeps them forever.
+struct RetentionConfig {
+  std::chrono::milliseconds completed{0};
+  std::chrono::milliseconds discarded{0};
+  std::chrono::milliseconds failed{0};
+  std::chrono::milliseconds interval{0};  // how often the leader looks for expired jobs
+  int batch_size = 0;                     // rows per DELETE at most
+};
+
+// [maintenance]: the leader election and the leader's health checks.
+struct MaintenanceConfig {
+  bool enabled = true;                            // false: this daemon never leads
+  std::chrono::milliseconds leader_check{0};
+  std::chrono::milliseconds health_check{0};      // zero: no health checks
+  std::chrono::milliseconds long_transaction{0};  // warn about an xmin holder older than this
+};
+
 struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
@@ -123,6 +140,8 @@ struct Config {
   std::vector<QueueConfig> queues;  // never empty after loading: default is one queue "default"
   PluginsConfig plugins;
   LogConfig log;
+  RetentionConfig retention;
+  MaintenanceConfig maintenance;
 
   // Where a key was set ("worker.poll_interval"), for messages about values that are valid
   // TOML but turn out wrong later (e.g. a plugin settings table for a plugin not loaded).
@@ -138,6 +157,8 @@ struct Defaults {
   DatabaseTimeouts timeouts;
   WorkerConfig worker;
   BackoffConfig backoff;
+  RetentionConfig retention;
+  MaintenanceConfig maintenance;
 };
 
 // Reads and validates a file. Throws ConfigError (missing or unreadable file included).

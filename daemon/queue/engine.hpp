@@ -13,6 +13,7 @@
 
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
+#include "queue/maintenance_options.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/timeouts.hpp"
 
@@ -58,6 +59,9 @@ struct EngineOptions {
   // then hands back the jobs no worker can take and runs with the workers it has. Empty: a
   // plain std::thread. Tests inject failures here.
   std::function<std::thread(std::function<void()>)> start_thread;
+  // One daemon per job table (the leader) deletes expired finished jobs and warns about the
+  // table's health (queue/maintainer).
+  MaintenanceOptions maintenance;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or
