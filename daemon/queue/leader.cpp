@@ -33,7 +33,7 @@ Leadership::~Leadership() { resign(); }
 void Leadership::connect() {
   conn_ = std::make_unique<pg::Connection>(core_.options.conninfo,
                                            connect_options(core_.options.timeouts, [this] { return core_.stopping.load(); }));
-  core_.prepare_session(*conn_, "leader " + identity_);
+  core_.prepare_session(*conn_, "candidate " + identity_);
   // The server ends this session when the leader stops confirming its lock (its host gone
   // without closing the socket), which frees the lock for a follower. idle_session_timeout is
   // PostgreSQL 14's; an older server keeps relying on its TCP keepalives.
@@ -47,11 +47,15 @@ void Leadership::connect() {
 }
 
 bool Leadership::check() {
+  if (!leader_ && core_.options.clock->now() < sit_out_until_) return false;
   try {
     if (!conn_) connect();
     if (!leader_) {
       auto r = conn_->exec(maintenance_sql::kTryLeaderLock, {pg::Param(table_.quoted)});
       if (r.text(0, 0) == "t") {
+        // The session's name says it leads: what pg_stat_activity and `pgxqd stats` show.
+        conn_->exec("SELECT set_config('application_name', $1, false)",
+                    {pg::Param(core_.options.application_name + " leader " + identity_)});
         leader_ = true;
         core_.log->info("became leader of table {}: this daemon ({}) now does its maintenance (session pid {})",
                         table_.table, identity_, conn_->backend_pid());
@@ -97,6 +101,7 @@ void Leadership::lose(const std::string& why) noexcept {
                       table_.table, why, core_.options.maintenance.leader_check.count());
   } catch (...) {
   }
+  if (leader_) sit_out_until_ = core_.options.clock->now() + 2 * core_.options.maintenance.leader_check;
   leader_ = false;
   // The session may still be alive (the lock gone some other way): ending it frees anything it
   // holds, and the next round starts from a fresh one.

@@ -4,7 +4,9 @@
 // goes over that same connection, so a leader whose session has ended — killed, terminated,
 // cut off by a network partition — cannot act any more: its statements fail, and PostgreSQL
 // frees the lock only when that session is gone. Two leaders can therefore never act at once,
-// whatever the clocks say. Followers try for the lock every leader_check. The leader's session
+// whatever the clocks say. Followers ("<application_name> candidate <host>:<pid>" in
+// pg_stat_activity) try for the lock every leader_check; the leader's session is renamed
+// "<application_name> leader <host>:<pid>". The leader's session
 // sets idle_session_timeout to 3 × leader_check (it confirms its lock every leader_check), so
 // the server ends it by itself when the leader's host vanishes without closing its socket.
 // Used by one thread (the maintainer's); read_leader is for anyone.
@@ -50,6 +52,8 @@ private:
   std::string identity_;
   std::unique_ptr<pg::Connection> conn_;
   bool leader_ = false;
+  // A leader that lost its session sits out two rounds, so the daemons that kept theirs take over.
+  Clock::TimePoint sit_out_until_{};
   bool warned_unreachable_ = false;
 };
 

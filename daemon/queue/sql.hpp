@@ -176,7 +176,7 @@ inline constexpr const char* kTableStats =
     " pg_table_size(to_regclass($1)), pg_indexes_size(to_regclass($1))"
     " FROM (SELECT to_regclass($1) AS oid) r LEFT JOIN pg_stat_user_tables s ON s.relid = r.oid";
 // What holds back the xmin horizon longest: the oldest among transactions of other sessions (of
-// any database: the horizon is cluster-wide), prepared transactions and replication slots.
+// any database: the horizon is cluster-wide; a snapshot, or an xid a transaction was given), prepared transactions and replication slots.
 // Columns: source ('session', 'prepared', 'slot'), its name (pid and application, gid, slot),
 // its age in seconds (sessions, prepared; NULL for slots) and in transactions.
 inline constexpr const char* kOldestXminHolder =
@@ -184,8 +184,8 @@ inline constexpr const char* kOldestXminHolder =
     " SELECT 'session' AS source, 'pid ' || pid || ' (' || coalesce(nullif(application_name, ''), 'no application_name')"
     "   || ', ' || coalesce(state, '?') || ', database ' || coalesce(datname, '?') || ')' AS name,"
     "   extract(epoch FROM now() - coalesce(xact_start, backend_start))::int8 AS seconds,"
-    "   age(backend_xmin)::int8 AS xids"
-    "   FROM pg_stat_activity WHERE backend_xmin IS NOT NULL AND pid <> pg_backend_pid()"
+    "   greatest(age(backend_xmin), age(backend_xid))::int8 AS xids"
+    "   FROM pg_stat_activity WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()"
     " UNION ALL SELECT 'prepared', 'prepared transaction ' || quote_literal(gid),"
     "   extract(epoch FROM now() - prepared)::int8, age(transaction)::int8 FROM pg_prepared_xacts"
     " UNION ALL SELECT 'slot', 'replication slot ' || quote_literal(slot_name), NULL,"
