@@ -17,6 +17,8 @@ struct DaemonConfig {
   std::string poll_interval = "1s";    // the default: pickup must not depend on it
   std::string backoff_initial = "1s";  // the defaults
   std::string backoff_max = "1h";
+  std::string log_level = "warn";
+  std::string extra_toml;  // more sections, appended to the file as they are
 };
 
 struct ProcSample {
@@ -41,6 +43,7 @@ public:
   // SIGTERM, wait for a graceful exit; throws when it does not exit 0 within the deadline.
   void stop();
   std::string log_tail() const;
+  std::string log() const;  // the whole log
 
 private:
   void wait_ready();

@@ -94,7 +94,7 @@ void Maintainer::upkeep(Table& t, Clock::TimePoint now) {
       // The next pass is due an interval after this one started: a long pass is followed at once.
       t.next_retention = now + m.retention.interval;
       run_retention(t.lead.connection(), t.sql, m.retention, *core_->log,
-                    [this] { return stop_.requested() || core_->stopping.load(); });
+                    [this](std::chrono::milliseconds d) { return stop_.sleep_for(d) || core_->stopping.load(); });
     }
     if (m.health.interval.count() > 0 && now >= t.next_health) {
       t.next_health = now + m.health.interval;

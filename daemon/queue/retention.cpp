@@ -15,10 +15,9 @@ Ms since(std::chrono::steady_clock::time_point start) {
 
 // Deletes in batches with `sql` until a batch comes back short; false when told to stop first.
 bool delete_batches(pg::Connection& conn, const std::string& sql, Ms age, int batch, RetentionPass& pass,
-                    int64_t& deleted, const std::function<bool()>& should_stop) {
+                    int64_t& deleted, const RetentionPause& pause) {
   const std::string age_ms = std::to_string(age.count()), limit = std::to_string(batch);
   for (;;) {
-    if (should_stop && should_stop()) return false;
     const auto start = std::chrono::steady_clock::now();
     const int64_t rows = conn.exec(sql, {pg::Param(age_ms), pg::Param(limit)}).affected();
     const Ms took = since(start);
@@ -27,13 +26,14 @@ bool delete_batches(pg::Connection& conn, const std::string& sql, Ms age, int ba
     if (rows > pass.largest_statement_rows) pass.largest_statement_rows = rows;
     if (took > pass.largest_statement_time) pass.largest_statement_time = took;
     if (rows < batch) return true;
+    if (pause && pause(took)) return false;
   }
 }
 
 }  // namespace
 
 RetentionPass run_retention(pg::Connection& conn, const TableSql& table, const RetentionOptions& options,
-                            spdlog::logger& log, const std::function<bool()>& should_stop) {
+                            spdlog::logger& log, const RetentionPause& pause) {
   RetentionPass pass;
   const auto start = std::chrono::steady_clock::now();
   struct Target {
@@ -48,9 +48,9 @@ RetentionPass run_retention(pg::Connection& conn, const TableSql& table, const R
     if (t.age.count() <= 0) continue;  // kept forever
     const int batch = std::max(1, options.batch_size);
     if (!delete_batches(conn, maintenance_sql::retention_delete(table.quoted, t.state), t.age, batch, pass, *t.deleted,
-                        should_stop) ||
+                        pause) ||
         !delete_batches(conn, maintenance_sql::retention_delete_undated(table.quoted, t.state), t.age, batch, pass,
-                        *t.deleted, should_stop)) {
+                        *t.deleted, pause)) {
       pass.finished = false;
       break;
     }

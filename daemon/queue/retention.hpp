@@ -29,10 +29,16 @@ struct RetentionPass {
   int64_t total() const noexcept { return completed + discarded + failed; }
 };
 
+// Waits `d` between two full batches unless told to stop (then returns true).
+using RetentionPause = std::function<bool(std::chrono::milliseconds d)>;
+
 // One pass over `table` on `conn`: every expired row of each state with a retention, batch by
-// batch, until none is left or `should_stop` says so between statements. Logs the pass (info
-// when it deleted rows, debug otherwise). Throws pg::Error; rows deleted before stay deleted.
+// batch, until none is left or `pause` says to stop. After a full batch the pass pauses as long
+// as that batch's statement took, so a cleaner with much to delete uses at most half of one
+// backend's time and leaves the rest to the claims (no pause when `pause` is empty). Logs the
+// pass (info when it deleted rows, debug otherwise). Throws pg::Error; rows deleted before stay
+// deleted.
 RetentionPass run_retention(pg::Connection& conn, const TableSql& table, const RetentionOptions& options,
-                            spdlog::logger& log, const std::function<bool()>& should_stop = {});
+                            spdlog::logger& log, const RetentionPause& pause = {});
 
 }  // namespace pgxq::queue
