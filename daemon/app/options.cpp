@@ -23,7 +23,7 @@ config::Defaults config_defaults() {
   const queue::MaintenanceOptions& m = engine.maintenance;
   d.retention = {m.retention.completed, m.retention.discarded, m.retention.failed, m.retention.interval,
                  m.retention.batch_size};
-  d.maintenance = {m.enabled, m.leader_check, m.health.interval, m.health.long_transaction};
+  d.maintenance = {m.enabled, m.leader_check, m.health.interval, m.health.long_transaction, m.reindex};
   return d;
 }
 
@@ -61,6 +61,7 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.maintenance.leader_check = config.maintenance.leader_check;
   o.maintenance.health.interval = config.maintenance.health_check;
   o.maintenance.health.long_transaction = config.maintenance.long_transaction;
+  o.maintenance.reindex = config.maintenance.reindex;
   return o;
 }
 

@@ -493,12 +493,13 @@ private:
 
   void maintenance(const toml::table& t) {
     const std::string s = "maintenance";
-    check_keys(t, s, {"enabled", "leader_check", "health_check", "long_transaction"});
+    check_keys(t, s, {"enabled", "leader_check", "health_check", "long_transaction", "reindex"});
     auto& m = cfg_.maintenance;
     get_bool(t, s, "enabled", m.enabled);
     get_duration(t, s, "leader_check", m.leader_check, false);
     get_duration(t, s, "health_check", m.health_check, true);
     get_duration(t, s, "long_transaction", m.long_transaction, false);
+    get_duration(t, s, "reindex", m.reindex, true);
   }
 
   void log(const toml::table& t) {

@@ -130,6 +130,7 @@ struct MaintenanceConfig {
   std::chrono::milliseconds leader_check{0};
   std::chrono::milliseconds health_check{0};      // zero: no health checks
   std::chrono::milliseconds long_transaction{0};  // warn about an xmin holder older than this
+  std::chrono::milliseconds reindex{0};           // zero: never
 };
 
 struct Config {

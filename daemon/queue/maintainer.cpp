@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "queue/leader.hpp"
+#include "queue/reindex.hpp"
 #include "queue/retention.hpp"
 #include "queue/table_health.hpp"
 
@@ -30,8 +31,9 @@ struct Maintainer::Table {
   Table(Core& core, const TableSql& sql, const std::string& identity) : sql(sql), lead(core, sql, identity) {}
   const TableSql& sql;
   Leadership lead;
-  Clock::TimePoint next_retention{}, next_health{};
+  Clock::TimePoint next_retention{}, next_health{}, next_reindex{};
   bool retention_possible = false;  // the finished-jobs index is there
+  bool reindex_waiting = false;     // the last reindex was skipped for a backlog
 };
 
 Maintainer::Maintainer(std::shared_ptr<Core> core) : core_(std::move(core)) {
@@ -68,6 +70,7 @@ void Maintainer::loop() {
           // A new leader does its upkeep at once: its predecessor's schedule is unknown.
           t->next_retention = now;
           t->next_health = now;
+          t->next_reindex = now + core_->options.maintenance.reindex;
           try {
             auto r = t->lead.connection().exec(maintenance_sql::kHasFinishedIndex, {pg::Param(t->sql.quoted)});
             t->retention_possible = r.text(0, 0) == "t";
@@ -100,6 +103,18 @@ void Maintainer::upkeep(Table& t, Clock::TimePoint now) {
       t.next_health = now + m.health.interval;
       const auto health = read_table_health(t.lead.connection(), t.sql.table);
       for (const auto& warning : health_warnings(health, m.health)) core_->log->warn("{}", warning);
+    }
+    if (m.reindex.count() > 0 && now >= t.next_reindex) {
+      // A skipped rebuild is tried again a dozen leader checks later (a minute by default).
+      t.next_reindex = now + 12 * m.leader_check;
+      const auto outcome =
+          reindex_churned(t.lead.connection(), t.sql, core_->options.timeouts.statement.count(), *core_->log);
+      if (outcome == ReindexOutcome::done) t.next_reindex = now + m.reindex;
+      else if (!t.reindex_waiting)
+        core_->log->info("reindex of table {} postponed: a backlog is being worked; trying again every {}ms until "
+                         "it is not",
+                         t.sql.table, (12 * m.leader_check).count());
+      t.reindex_waiting = outcome != ReindexOutcome::done;
     }
   } catch (const pg::Error& e) {
     if (!t.lead.failed(e))

@@ -1,7 +1,8 @@
 // queue/maintainer: the engine's maintenance thread. For each job table it takes part in the
 // leader election (queue/leader) and, while it leads that table, runs the table's upkeep over
 // the leader's session: retention passes (queue/retention) every retention.interval, and the
-// health check (queue/table_health) every health.interval, logging each warning. Schedules
+// health check (queue/table_health) every health.interval, logging each warning, and, when
+// configured, the rebuild of the churned indexes (queue/reindex) every reindex. Schedules
 // are on the engine's clock. Started and stopped by the Engine.
 #pragma once
 

@@ -355,4 +355,9 @@ std::string retention_delete_undated(const std::string& quoted, std::string_view
          " LIMIT $2 FOR UPDATE SKIP LOCKED)";
 }
 
+std::string backlog_waiting(const std::string& quoted) {
+  return "SELECT EXISTS (SELECT 1 FROM " + quoted + " WHERE state = 'available' AND scheduled_at <= now())"
+         " OR EXISTS (SELECT 1 FROM " + quoted + " WHERE state = 'running')";
+}
+
 }  // namespace pgxq::queue::maintenance_sql

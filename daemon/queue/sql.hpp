@@ -193,4 +193,19 @@ inline constexpr const char* kOldestXminHolder =
     "   WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL"
     ") h ORDER BY xids DESC NULLS LAST LIMIT 1";
 
+// $1 the table's quoted name: its valid partial indexes on live jobs (state 'available', as the
+// claim's, or 'running', as the rescuer's), quoted and schema-qualified: what churn bloats.
+inline constexpr const char* kChurnedIndexes =
+    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = to_regclass($1) AND i.indisvalid"
+    " AND (pg_get_expr(i.indpred, i.indrelid) LIKE '%''available''%' OR pg_get_expr(i.indpred, i.indrelid) LIKE '%''running''%')"
+    " ORDER BY 1";
+// $1 the table's quoted name: the invalid leftovers of an interrupted REINDEX CONCURRENTLY.
+inline constexpr const char* kReindexLeftovers =
+    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = to_regclass($1) AND NOT i.indisvalid"
+    " AND c.relname ~ '_ccnew[0-9]*$'";
+// Whether a backlog is being worked: a due available job, or a running one. `quoted`: the table.
+std::string backlog_waiting(const std::string& quoted);
+
 }  // namespace pgxq::queue::maintenance_sql
