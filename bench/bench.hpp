@@ -36,6 +36,10 @@ struct Options {
   int64_t retry_jobs = 10'000;
   int retry_workers = 100;
   bool http = false;                   // process: pgxqd serves [http], /metrics scraped every second
+  int64_t retention_old = 5'000'000;    // finished jobs past their retention
+  int64_t retention_backlog = 100'000;  // available jobs worked while the cleaner runs
+  int64_t long_tx_jobs = 200'000;       // backlog worked beside a transaction held open
+  int long_tx_seconds = 60;             // how long it is held
 };
 
 Options quick_defaults(Options o);

@@ -49,7 +49,7 @@ Daemon::Daemon(const Env& env, const DaemonConfig& c) {
                          "\"\npoll_interval = \"" + c.poll_interval + "\"\nbatch_size = " + std::to_string(c.batch_size) +
                          "\nmax_workers = " + std::to_string(c.max_workers) + "\n\n[backoff]\ninitial = \"" +
                          c.backoff_initial + "\"\nmax = \"" + c.backoff_max + "\"\n\n[plugins]\ndir = \"" + env.plugins +
-                         "\"\n\n[log]\nlevel = \"warn\"\nformat = \"text\"\n");
+                         "\"\n\n[log]\nlevel = \"" + c.log_level + "\"\nformat = \"text\"\n\n" + c.extra_toml);
   if (c.http) {
     http_port_ = free_local_port();
     std::ofstream(config, std::ios::app) << "\n[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\n";
@@ -187,6 +187,8 @@ void Daemon::stop() {
   }
   throw std::runtime_error("pgxqd did not stop within 90 s of SIGTERM; its log:\n" + log_tail());
 }
+
+std::string Daemon::log() const { return read_text(log_); }
 
 std::string Daemon::log_tail() const {
   std::string text = read_text(log_);

@@ -20,6 +20,8 @@ struct DaemonConfig {
   std::string backoff_initial = "1s";  // the defaults
   std::string backoff_max = "1h";
   bool http = false;  // [http] listen on a free loopback port, /metrics scraped every second
+  std::string log_level = "warn";
+  std::string extra_toml;  // more sections, appended to the file as they are
 };
 
 struct ProcSample {
@@ -47,6 +49,7 @@ public:
   // With DaemonConfig::http: scrapes of /metrics that got a 200, and those that did not.
   int scrapes_ok() const { return scraper_ ? scraper_->ok() : 0; }
   int scrapes_failed() const { return scraper_ ? scraper_->failed() : 0; }
+  std::string log() const;  // the whole log
 
 private:
   void wait_ready();

@@ -77,6 +77,14 @@ int main(int argc, char** argv) {
   app.add_option("--retry-jobs", o.retry_jobs, "retry-storm: jobs that fail twice")->check(CLI::PositiveNumber);
   app.add_flag("--http", o.http,
                "process: run pgxqd with [http] listen on a free loopback port and scrape /metrics every second");
+  app.add_option("--retention-old", o.retention_old, "retention: finished jobs past their retention")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--retention-backlog", o.retention_backlog, "retention: available jobs worked meanwhile")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--long-tx-jobs", o.long_tx_jobs, "long-transaction: backlog worked beside it")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--long-tx-seconds", o.long_tx_seconds, "long-transaction: how long it is held open")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> chosen;

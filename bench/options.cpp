@@ -18,6 +18,10 @@ Options quick_defaults(Options o) {
   o.latency_rate = 50;
   o.latency_seconds = 2;
   o.retry_jobs = 1'000;
+  o.retention_old = 200'000;
+  o.retention_backlog = 20'000;
+  o.long_tx_jobs = 20'000;
+  o.long_tx_seconds = 10;
   return o;
 }
 
@@ -32,7 +36,8 @@ const std::vector<std::pair<std::string, ScenarioFn>>& scenarios() {
   static const std::vector<std::pair<std::string, ScenarioFn>> all{
       {"enqueue", scenario_enqueue},     {"process", scenario_process}, {"memory", scenario_memory},
       {"process-tx", scenario_process_tx}, {"backlog", scenario_backlog}, {"latency", scenario_latency},
-      {"retry-storm", scenario_retry_storm}};
+      {"retry-storm", scenario_retry_storm}, {"retention", scenario_retention},
+      {"long-transaction", scenario_long_transaction}};
   return all;
 }
 

@@ -57,5 +57,7 @@ void scenario_process_tx(const Env& env, Report& report);
 void scenario_backlog(const Env& env, Report& report);
 void scenario_latency(const Env& env, Report& report);
 void scenario_retry_storm(const Env& env, Report& report);
+void scenario_retention(const Env& env, Report& report);
+void scenario_long_transaction(const Env& env, Report& report);
 
 }  // namespace pgxq::bench

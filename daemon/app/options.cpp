@@ -20,6 +20,10 @@ config::Defaults config_defaults() {
   d.worker.cancel_grace = engine.cancel_grace;
   d.worker.max_args_bytes = engine.max_args_bytes;
   d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
+  const queue::MaintenanceOptions& m = engine.maintenance;
+  d.retention = {m.retention.completed, m.retention.discarded, m.retention.failed, m.retention.interval,
+                 m.retention.batch_size};
+  d.maintenance = {m.enabled, m.leader_check, m.health.interval, m.health.long_transaction, m.reindex};
   return d;
 }
 
@@ -47,6 +51,17 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.timeouts.pool_acquire = t.acquire_timeout;
   o.timeouts.handler_statement = config.worker.handler_statement_timeout;
   for (const auto& q : config.queues) o.queues.push_back({q.name, q.table, q.max_workers});
+  const config::RetentionConfig& r = config.retention;
+  o.maintenance.retention.completed = r.completed;
+  o.maintenance.retention.discarded = r.discarded;
+  o.maintenance.retention.failed = r.failed;
+  o.maintenance.retention.interval = r.interval;
+  o.maintenance.retention.batch_size = r.batch_size;
+  o.maintenance.enabled = config.maintenance.enabled;
+  o.maintenance.leader_check = config.maintenance.leader_check;
+  o.maintenance.health.interval = config.maintenance.health_check;
+  o.maintenance.health.long_transaction = config.maintenance.long_transaction;
+  o.maintenance.reindex = config.maintenance.reindex;
   return o;
 }
 

@@ -189,7 +189,8 @@ public:
   }
 
   void read(const toml::table& root) {
-    static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log", "http"};
+    static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log",
+                                                      "http", "retention", "maintenance"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
@@ -209,6 +210,8 @@ public:
     if (auto t = root["plugins"].as_table()) plugins(*t);
     if (auto t = root["log"].as_table()) log(*t);
     if (auto t = root["http"].as_table()) http(*t);
+    if (auto t = root["retention"].as_table()) retention(*t);
+    if (auto t = root["maintenance"].as_table()) maintenance(*t);
     if (cfg_.queues.empty()) cfg_.queues.push_back({"default", 0, "", {}});
   }
 
@@ -469,6 +472,38 @@ private:
     }
   }
 
+  void get_bool(const toml::table& t, const std::string& section, const char* key, bool& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (auto b = n->as_boolean()) {
+      out = b->get();
+      return;
+    }
+    problem(pos_of(n->source()), section + "." + key, "expected true or false, got " + show(*n));
+  }
+
+  void retention(const toml::table& t) {
+    const std::string s = "retention";
+    check_keys(t, s, {"completed", "discarded", "failed", "interval", "batch_size"});
+    auto& r = cfg_.retention;
+    get_duration(t, s, "completed", r.completed, true);
+    get_duration(t, s, "discarded", r.discarded, true);
+    get_duration(t, s, "failed", r.failed, true);
+    get_duration(t, s, "interval", r.interval, false);
+    get_int(t, s, "batch_size", r.batch_size, 1, 100000);
+  }
+
+  void maintenance(const toml::table& t) {
+    const std::string s = "maintenance";
+    check_keys(t, s, {"enabled", "leader_check", "health_check", "long_transaction", "reindex"});
+    auto& m = cfg_.maintenance;
+    get_bool(t, s, "enabled", m.enabled);
+    get_duration(t, s, "leader_check", m.leader_check, false);
+    get_duration(t, s, "health_check", m.health_check, true);
+    get_duration(t, s, "long_transaction", m.long_transaction, false);
+    get_duration(t, s, "reindex", m.reindex, true);
+  }
+
   void log(const toml::table& t) {
     const std::string s = "log";
     check_keys(t, s, {"level", "format"});
@@ -531,6 +566,8 @@ std::shared_ptr<Config> start_from(const Defaults& defaults) {
   cfg->database.timeouts = defaults.timeouts;
   cfg->worker = defaults.worker;
   cfg->backoff = defaults.backoff;
+  cfg->retention = defaults.retention;
+  cfg->maintenance = defaults.maintenance;
   cfg->plugins.dir = PGXQ_DEFAULT_PLUGIN_DIR;
   return cfg;
 }

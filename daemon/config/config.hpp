@@ -120,6 +120,24 @@ struct HttpConfig {
   std::string listen;  // normalised by parse_listen_address: "127.0.0.1:9187"
 };
 
+// [retention]: how long finished jobs are kept, by final state; zero keeps them forever.
+struct RetentionConfig {
+  std::chrono::milliseconds completed{0};
+  std::chrono::milliseconds discarded{0};
+  std::chrono::milliseconds failed{0};
+  std::chrono::milliseconds interval{0};  // how often the leader looks for expired jobs
+  int batch_size = 0;                     // rows per DELETE at most
+};
+
+// [maintenance]: the leader election and the leader's health checks.
+struct MaintenanceConfig {
+  bool enabled = true;                            // false: this daemon never leads
+  std::chrono::milliseconds leader_check{0};
+  std::chrono::milliseconds health_check{0};      // zero: no health checks
+  std::chrono::milliseconds long_transaction{0};  // warn about an xmin holder older than this
+  std::chrono::milliseconds reindex{0};           // zero: never
+};
+
 struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
@@ -129,6 +147,8 @@ struct Config {
   PluginsConfig plugins;
   LogConfig log;
   HttpConfig http;
+  RetentionConfig retention;
+  MaintenanceConfig maintenance;
 
   // Where a key was set ("worker.poll_interval"), for messages about values that are valid
   // TOML but turn out wrong later (e.g. a plugin settings table for a plugin not loaded).
@@ -144,6 +164,8 @@ struct Defaults {
   DatabaseTimeouts timeouts;
   WorkerConfig worker;
   BackoffConfig backoff;
+  RetentionConfig retention;
+  MaintenanceConfig maintenance;
 };
 
 // Reads and validates a file. Throws ConfigError (missing or unreadable file included).

@@ -16,6 +16,7 @@
 #include "queue/control.hpp"
 #include "queue/core.hpp"
 #include "queue/listener.hpp"
+#include "queue/maintainer.hpp"
 #include "queue/producer.hpp"
 #include "queue/rescuer.hpp"
 #include "queue/table_check.hpp"
@@ -93,6 +94,7 @@ void validate(EngineOptions& o) {
   if (o.max_workers < 1) throw std::invalid_argument("max_workers must be at least 1");
   if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
   if (o.max_args_bytes < 0) throw std::invalid_argument("max_args_bytes must not be negative (0: no limit)");
+  validate_maintenance(o.maintenance);
   if (!o.clock) o.clock = real_clock();
   if (!o.start_thread) o.start_thread = [](std::function<void()> run) { return std::thread(std::move(run)); };
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});
@@ -138,6 +140,7 @@ struct Engine::Impl {
   std::vector<std::shared_ptr<Producer>> producers;
   std::unique_ptr<Listener> listener;
   std::unique_ptr<Rescuer> rescuer;
+  std::unique_ptr<Maintainer> maintainer;
   std::thread maintenance;
   StopSignal maintenance_stop;
 
@@ -216,6 +219,10 @@ void Engine::start() {
   }
   impl_->rescuer = std::make_unique<Rescuer>(core, impl_->producers);
   impl_->maintenance = std::thread([impl = impl_.get()] { impl->maintenance_loop(); });
+  if (core->options.maintenance.enabled) {
+    impl_->maintainer = std::make_unique<Maintainer>(core);
+    impl_->maintainer->start();
+  }
   std::lock_guard lock(impl_->mu);
   impl_->state = State::running;
 }
@@ -244,6 +251,7 @@ void Engine::Impl::shutdown(bool fast_path) {
   core->stopping = true;
   log.info("stopping: no new jobs are claimed{}", fast_path ? " (fast)" : "");
   for (auto& p : producers) p->stop_claiming();
+  if (maintainer) maintainer->stop();  // hands leadership to a daemon that keeps running
 
   auto all_idle = [&](std::chrono::steady_clock::time_point deadline) {
     for (;;) {

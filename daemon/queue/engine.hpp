@@ -14,6 +14,7 @@
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
 #include "queue/observer.hpp"
+#include "queue/maintenance_options.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/timeouts.hpp"
 
@@ -61,6 +62,9 @@ struct EngineOptions {
   std::function<std::thread(std::function<void()>)> start_thread;
   // Told of every claim and every outcome written (the metrics). Null: nobody is told.
   std::shared_ptr<JobObserver> observer;
+  // One daemon per job table (the leader) deletes expired finished jobs and warns about the
+  // table's health (queue/maintainer).
+  MaintenanceOptions maintenance;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or

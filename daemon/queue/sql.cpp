@@ -326,3 +326,38 @@ std::string sanitize_text(std::string_view in, size_t limit) {
 }
 
 }  // namespace pgxq::queue
+
+// ---- Maintenance statements ----
+namespace pgxq::queue::maintenance_sql {
+
+namespace {
+std::string final_state(std::string_view state) {
+  if (state != "completed" && state != "failed" && state != "discarded")
+    throw std::invalid_argument("not a final state: " + std::string(state));
+  return "'" + std::string(state) + "'";
+}
+}  // namespace
+
+std::string retention_delete(const std::string& quoted, std::string_view state) {
+  // The subquery walks idx_<table>_done from the oldest completed_at of the state up: it reads
+  // only expired rows, at most $2 of them.
+  return "DELETE FROM " + quoted + " WHERE id IN (SELECT id FROM " + quoted +
+         " WHERE state = " + final_state(state) +
+         " AND completed_at < now() - $1::int8 * interval '1 millisecond'"
+         " ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+}
+
+std::string retention_delete_undated(const std::string& quoted, std::string_view state) {
+  return "DELETE FROM " + quoted + " WHERE id IN (SELECT id FROM " + quoted +
+         " WHERE state = " + final_state(state) +
+         " AND completed_at IS NULL"
+         " AND coalesce(attempted_at, created_at) < now() - $1::int8 * interval '1 millisecond'"
+         " LIMIT $2 FOR UPDATE SKIP LOCKED)";
+}
+
+std::string backlog_waiting(const std::string& quoted) {
+  return "SELECT EXISTS (SELECT 1 FROM " + quoted + " WHERE state = 'available' AND scheduled_at <= now())"
+         " OR EXISTS (SELECT 1 FROM " + quoted + " WHERE state = 'running')";
+}
+
+}  // namespace pgxq::queue::maintenance_sql

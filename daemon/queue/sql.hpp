@@ -128,3 +128,84 @@ std::string bool_array(const std::vector<bool>& values);
 std::string sanitize_text(std::string_view text, size_t limit = 16 * 1024);
 
 }  // namespace pgxq::queue
+
+// ---- Maintenance statements (queue/leader, queue/retention, queue/table_health) ----
+namespace pgxq::queue::maintenance_sql {
+
+// The leader of a job table holds the session-level advisory lock (kLeaderLockClass, the
+// table's oid as int4): one key per table and database, readable from pg_locks by anyone.
+inline constexpr int32_t kLeaderLockClass = 1885829220;  // "pgxd"
+// $1 the table's quoted name: true when this session now holds the lock (or already did).
+inline constexpr const char* kTryLeaderLock =
+    "SELECT coalesce(pg_try_advisory_lock(1885829220, to_regclass($1)::oid::int4), false)";
+// $1 the table's quoted name: whether this session holds the lock.
+inline constexpr const char* kHoldsLeaderLock =
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND classid = 1885829220 AND objid = to_regclass($1)::oid AND objsubid = 2)";
+// $1 the table's quoted name: the session holding the lock (pid, application_name, client
+// address, backend start, seconds since that start); no row when none does.
+inline constexpr const char* kLeaderOfTable =
+    "SELECT a.pid, a.application_name, coalesce(host(a.client_addr), 'local'),"
+    " extract(epoch FROM now() - a.backend_start)::int8"
+    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND l.classid = 1885829220 AND l.objid = to_regclass($1)::oid AND l.objsubid = 2";
+
+// $1 the table's quoted name: whether it has migration 6's finished-jobs index (state,
+// completed_at), valid, which retention's deletes need to stay cheap.
+inline constexpr const char* kHasFinishedIndex =
+    "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisvalid"
+    " AND pg_get_indexdef(i.indexrelid) LIKE '%(state, completed_at) WHERE%')";
+
+// Deletes at most $2 jobs in final state `state` ("completed", "failed" or "discarded": a
+// literal, so the planner sees the finished-jobs index's predicate holds) finished more than
+// $1 milliseconds ago, through that index; rows someone has locked (an operator's retry) are
+// skipped. `quoted`: the table's quoted name.
+std::string retention_delete(const std::string& quoted, std::string_view state);
+// The same for finished rows without completed_at (go-pgxq records none on failure and
+// discard): their last attempt (else creation) is the age.
+std::string retention_delete_undated(const std::string& quoted, std::string_view state);
+
+// Table health, $1 the table's quoted name: live and dead rows, seconds since the last
+// (auto)vacuum (NULL: never), table and index bytes.
+inline constexpr const char* kTableStats =
+    "SELECT coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0),"
+    " extract(epoch FROM now() - greatest(s.last_autovacuum, s.last_vacuum))::int8,"
+    " pg_table_size(to_regclass($1)), pg_indexes_size(to_regclass($1))"
+    " FROM (SELECT to_regclass($1) AS oid) r LEFT JOIN pg_stat_user_tables s ON s.relid = r.oid";
+// What holds back the xmin horizon longest: the oldest among transactions of other sessions (of
+// any database: the horizon is cluster-wide; a snapshot, or an xid a transaction was given), prepared transactions and replication slots.
+// Columns: source ('session', 'prepared', 'slot'), its name (pid and application, gid, slot),
+// its age in seconds (sessions, prepared; NULL for slots) and in transactions.
+inline constexpr const char* kOldestXminHolder =
+    "SELECT * FROM ("
+    " SELECT 'session' AS source, 'pid ' || pid || ' (' || coalesce(nullif(application_name, ''), 'no application_name')"
+    "   || ', ' || coalesce(state, '?') || ', database ' || coalesce(datname, '?') || ')' AS name,"
+    "   extract(epoch FROM now() - coalesce(xact_start, backend_start))::int8 AS seconds,"
+    "   greatest(age(backend_xmin), age(backend_xid))::int8 AS xids"
+    "   FROM pg_stat_activity WHERE (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) AND pid <> pg_backend_pid()"
+    " UNION ALL SELECT 'prepared', 'prepared transaction ' || quote_literal(gid),"
+    "   extract(epoch FROM now() - prepared)::int8, age(transaction)::int8 FROM pg_prepared_xacts"
+    " UNION ALL SELECT 'slot', 'replication slot ' || quote_literal(slot_name), NULL,"
+    "   greatest(age(xmin), age(catalog_xmin))::int8 FROM pg_replication_slots"
+    "   WHERE xmin IS NOT NULL OR catalog_xmin IS NOT NULL"
+    ") h ORDER BY xids DESC NULLS LAST LIMIT 1";
+
+// $1 the table's quoted name: its valid partial indexes on live jobs (state 'available', as the
+// claim's, or 'running', as the rescuer's), quoted and schema-qualified: what churn bloats.
+inline constexpr const char* kChurnedIndexes =
+    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = to_regclass($1) AND i.indisvalid"
+    " AND (pg_get_expr(i.indpred, i.indrelid) LIKE '%''available''%' OR pg_get_expr(i.indpred, i.indrelid) LIKE '%''running''%')"
+    " ORDER BY 1";
+// $1 the table's quoted name: the invalid leftovers of an interrupted REINDEX CONCURRENTLY.
+inline constexpr const char* kReindexLeftovers =
+    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE i.indrelid = to_regclass($1) AND NOT i.indisvalid"
+    " AND c.relname ~ '_ccnew[0-9]*$'";
+// Whether a backlog is being worked: a due available job, or a running one. `quoted`: the table.
+std::string backlog_waiting(const std::string& quoted);
+
+}  // namespace pgxq::queue::maintenance_sql
