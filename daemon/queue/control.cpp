@@ -49,7 +49,14 @@ std::optional<std::set<std::string>> read_paused_queues(pg::Connection& conn, co
 }
 
 Control::Control(std::shared_ptr<Core> core, std::vector<std::shared_ptr<Producer>> producers)
-    : core_(std::move(core)), producers_(std::move(producers)), session_(*core_, "control", "control") {}
+    : core_(std::move(core)), producers_(std::move(producers)), session_(*core_, "control", "control") {
+  set_poll_interval(core_->options.poll_interval);
+}
+
+void Control::set_poll_interval(std::chrono::milliseconds interval) {
+  // "Within a second" for a cancel, "within a poll interval" for a pause.
+  every_ms_ = std::min<int64_t>(interval.count(), 1000);
+}
 
 Control::~Control() { stop(); }
 
@@ -63,11 +70,9 @@ void Control::stop() {
 }
 
 void Control::loop() {
-  // "Within a second" for a cancel, "within a poll interval" for a pause.
-  const auto every = std::min(core_->options.poll_interval, std::chrono::milliseconds(1000));
   do {
     run_once();
-  } while (!stop_.sleep_for(every));
+  } while (!stop_.sleep_for(std::chrono::milliseconds(every_ms_.load())));
 }
 
 void Control::run_once() {

@@ -8,6 +8,8 @@
 // and primary-key lookups of the requested jobs.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <set>
@@ -51,6 +53,8 @@ public:
 
   void start();
   void stop();
+  // The poll interval changed (a reload): passes run every min(interval, 1s) from the next one.
+  void set_poll_interval(std::chrono::milliseconds interval);
   // One pass over every table; errors are logged (a lost connection is retried next pass).
   void run_once();
 
@@ -64,6 +68,7 @@ private:
   StopSignal stop_;
   std::thread thread_;
   std::set<std::string> without_control_tables_;  // warned about once
+  std::atomic<int64_t> every_ms_;
 };
 
 }  // namespace pgxq::queue

@@ -364,6 +364,7 @@ void Engine::set_max_workers(const std::string& queue, int max_workers) {
 void Engine::set_poll_interval(std::chrono::milliseconds interval) {
   if (interval.count() <= 0) throw std::invalid_argument("poll_interval must be positive");
   for (auto& p : impl_->producers) p->set_poll_interval(interval);
+  if (impl_->control) impl_->control->set_poll_interval(interval);
 }
 
 namespace {
