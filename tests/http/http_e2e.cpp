@@ -1,18 +1,17 @@
 // tests/http end-to-end helpers: see http_e2e.hpp.
 #include "http_e2e.hpp"
 
-#include <regex>
 #include <sstream>
 
 namespace pgxq::test {
 
 int logged_http_port(Process& daemon, std::chrono::milliseconds deadline) {
-  if (!daemon.wait_for_output("http: listening on 127.0.0.1:", deadline)) return 0;
-  static const std::regex listening("http: listening on 127\\.0\\.0\\.1:([0-9]+)");
-  std::smatch m;
+  const std::string marker = "http: listening on 127.0.0.1:";
+  if (!daemon.wait_for_output(marker, deadline)) return 0;
   const std::string log = daemon.err() + daemon.out();
-  if (!std::regex_search(log, m, listening)) return 0;
-  return std::stoi(m[1]);
+  const auto at = log.find(marker) + marker.size();
+  const auto end = log.find_first_not_of("0123456789", at);
+  return end == at ? 0 : std::stoi(log.substr(at, end - at));
 }
 
 HttpReply fetch(int port, const std::string& path_and_query, const std::vector<std::string>& extra) {
