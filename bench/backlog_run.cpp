@@ -43,6 +43,8 @@ BacklogRun run_daemon_backlog(const Env& env, const std::string& scenario, const
   auto deadline = std::chrono::seconds(300 + n / 500);
   wait_drained(conn, table.name(), handled, deadline, scenario, [&] { return daemon.alive(); }, n);
   run.end = daemon.sample();
+  run.scrapes_ok = daemon.scrapes_ok();
+  run.scrapes_failed = daemon.scrapes_failed();
   daemon.stop();
   verify_outcomes(conn, table.name(), expected);
   run.span = table_span(conn, table.name(), handled, from_load ? std::optional<double>(committed) : std::nullopt);

@@ -35,6 +35,7 @@ struct Options {
   double latency_seconds = 10;
   int64_t retry_jobs = 10'000;
   int retry_workers = 100;
+  bool http = false;                   // process: pgxqd serves [http], /metrics scraped every second
 };
 
 Options quick_defaults(Options o);

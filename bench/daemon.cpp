@@ -50,6 +50,10 @@ Daemon::Daemon(const Env& env, const DaemonConfig& c) {
                          "\nmax_workers = " + std::to_string(c.max_workers) + "\n\n[backoff]\ninitial = \"" +
                          c.backoff_initial + "\"\nmax = \"" + c.backoff_max + "\"\n\n[plugins]\ndir = \"" + env.plugins +
                          "\"\n\n[log]\nlevel = \"warn\"\nformat = \"text\"\n");
+  if (c.http) {
+    http_port_ = free_local_port();
+    std::ofstream(config, std::ios::app) << "\n[http]\nlisten = \"127.0.0.1:" << http_port_ << "\"\n";
+  }
 
   // Our own sd_notify socket: READY=1 says the engine has started.
   notify_path_ = dir_ + "/notify.sock";
@@ -95,6 +99,7 @@ Daemon::Daemon(const Env& env, const DaemonConfig& c) {
   }
   close(out);
   wait_ready();
+  if (c.http) scraper_ = std::make_unique<Scraper>(http_port_);
 }
 
 Daemon::~Daemon() {
@@ -159,14 +164,17 @@ ProcSample Daemon::sample() const {
 }
 
 void Daemon::pause() {
+  if (scraper_) scraper_->pause();
   if (kill(pid_, SIGSTOP) != 0) throw std::runtime_error(std::string("SIGSTOP pgxqd: ") + std::strerror(errno));
 }
 
 void Daemon::resume() {
   if (kill(pid_, SIGCONT) != 0) throw std::runtime_error(std::string("SIGCONT pgxqd: ") + std::strerror(errno));
+  if (scraper_) scraper_->resume();
 }
 
 void Daemon::stop() {
+  if (scraper_) scraper_->stop();
   if (!alive()) throw std::runtime_error("pgxqd had already exited (status " + std::to_string(status_) + "); its log:\n" + log_tail());
   kill(pid_, SIGTERM);
   auto deadline = Clock::now() + std::chrono::seconds(90);

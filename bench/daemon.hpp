@@ -3,9 +3,11 @@
 // socket), its memory and CPU read from /proc, and a graceful stop that must exit 0.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "bench.hpp"
+#include "scraper.hpp"
 
 namespace pgxq::bench {
 
@@ -17,6 +19,7 @@ struct DaemonConfig {
   std::string poll_interval = "1s";    // the default: pickup must not depend on it
   std::string backoff_initial = "1s";  // the defaults
   std::string backoff_max = "1h";
+  bool http = false;  // [http] listen on a free loopback port, /metrics scraped every second
 };
 
 struct ProcSample {
@@ -41,6 +44,9 @@ public:
   // SIGTERM, wait for a graceful exit; throws when it does not exit 0 within the deadline.
   void stop();
   std::string log_tail() const;
+  // With DaemonConfig::http: scrapes of /metrics that got a 200, and those that did not.
+  int scrapes_ok() const { return scraper_ ? scraper_->ok() : 0; }
+  int scrapes_failed() const { return scraper_ ? scraper_->failed() : 0; }
 
 private:
   void wait_ready();
@@ -52,6 +58,8 @@ private:
   std::string log_;
   bool exited_ = false;
   int status_ = 0;
+  int http_port_ = 0;
+  std::unique_ptr<Scraper> scraper_;
 };
 
 }  // namespace pgxq::bench

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--latency-rate", o.latency_rate, "latency: jobs enqueued per second")->check(CLI::PositiveNumber);
   app.add_option("--latency-seconds", o.latency_seconds, "latency: how long to enqueue")->check(CLI::PositiveNumber);
   app.add_option("--retry-jobs", o.retry_jobs, "retry-storm: jobs that fail twice")->check(CLI::PositiveNumber);
+  app.add_flag("--http", o.http,
+               "process: run pgxqd with [http] listen on a free loopback port and scrape /metrics every second");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<std::string> chosen;

@@ -44,10 +44,16 @@ void scenario_process(const Env& env, Report& report) {
     c.max_workers = workers;
     c.batch_size = std::min(workers, 100);
     c.pool_size = o.pool_size;
+    c.http = o.http;
     auto run = run_daemon_backlog(env, "process", c, n, mix, handled, all_completed("noop", n));
+    if (c.http && run.scrapes_ok == 0) throw VerifyError("[http] was enabled but no scrape of /metrics succeeded");
     Figure f = throughput("process", "noop x " + fmt_int(n) + ", " + std::to_string(workers) + " workers, batch " +
-                                         std::to_string(c.batch_size), run.span);
+                                         std::to_string(c.batch_size) + (c.http ? ", [http] + /metrics 1/s" : ""),
+                          run.span);
     f.cpu_ms_per_1k = run.cpu_ms_per_1k;
+    if (c.http)
+      f.note = std::to_string(run.scrapes_ok) + " scrapes of /metrics, " + std::to_string(run.scrapes_failed) +
+               " failed; ";
     daemon_figures.push_back(f);
     if (workers == 100) report.noop_100 = run;
     progress("process", f.name + ": " + fmt_int(static_cast<int64_t>(f.value)) + " jobs/s");
@@ -69,7 +75,7 @@ void scenario_process(const Env& env, Report& report) {
     f.ceiling = batched.value;
     f.ceiling_name = "batched ceiling (claim 100 + complete 100)";
     f.ratio = f.value / batched.value;
-    f.note = "vs per-job ceiling: " + std::to_string(static_cast<int>(100 * f.value / per_job.value)) + "%";
+    f.note += "vs per-job ceiling: " + std::to_string(static_cast<int>(100 * f.value / per_job.value)) + "%";
     if (f.name.find(" 100 workers, batch 100") != std::string::npos) {
       f.target = ">= 70% of batched ceiling";
       f.met = *f.ratio >= 0.70;

@@ -21,6 +21,7 @@ struct BacklogRun {
   ProcSample idle;          // after start, before the backlog
   ProcSample end;           // when the backlog has drained
   double cpu_ms_per_1k = 0; // daemon CPU while working, per 1,000 jobs
+  int scrapes_ok = 0, scrapes_failed = 0;  // DaemonConfig::http: /metrics scrapes
 };
 
 struct Report {

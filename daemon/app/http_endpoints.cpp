@@ -60,14 +60,21 @@ http::Response readiness(const queue::Engine* engine, bool plugins_loaded) {
 
 std::map<std::string, http::Route> http_routes(const std::shared_ptr<HttpContext>& context) {
   std::map<std::string, http::Route> routes;
-  routes["/metrics"] = [context](const http::Request&) {
+  // These take no parameters; a malformed query string is still refused (parse_query throws
+  // std::invalid_argument, which the server answers with 400).
+  routes["/metrics"] = [context](const http::Request& request) {
+    http::parse_query(request.query);
     http::Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = context->metrics->render();
     return r;
   };
-  routes["/healthz"] = [context](const http::Request&) { return liveness(context->engine.load()); };
-  routes["/readyz"] = [context](const http::Request&) {
+  routes["/healthz"] = [context](const http::Request& request) {
+    http::parse_query(request.query);
+    return liveness(context->engine.load());
+  };
+  routes["/readyz"] = [context](const http::Request& request) {
+    http::parse_query(request.query);
     return readiness(context->engine.load(), context->plugins_loaded);
   };
   if (context->status_page) routes.merge(StatusEndpoints::routes(context->status_page));

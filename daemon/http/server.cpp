@@ -196,7 +196,7 @@ struct Server::Impl {
   static int log_message(const mg_connection* conn, const char* message) {
     const mg_context* ctx = conn ? mg_get_context(conn) : nullptr;
     auto* self = ctx ? static_cast<Impl*>(mg_get_user_data(ctx)) : nullptr;
-    if (self && message) self->log->warn("http: {}", message);
+    if (self && message) self->log->debug("http: {}", message);  // mostly clients' mistakes
     return 1;
   }
 };

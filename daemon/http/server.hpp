@@ -30,7 +30,8 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (CSP, caching, ...)
 };
 
-// Called on the server's threads, concurrently; must not throw (an exception becomes a 500).
+// Called on the server's threads, concurrently; should not throw: std::invalid_argument (what
+// parse_query throws on a malformed query) becomes a 400, any other exception a 500.
 using Route = std::function<Response(const Request&)>;
 
 // The query string's parameters, percent-decoded ('+' is a space). Throws std::invalid_argument

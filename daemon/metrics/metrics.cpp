@@ -19,11 +19,13 @@ Metrics::Metrics(MetricsOptions options)
       jobs_(std::make_shared<JobMetrics>(*registry_, options_.queues, options_.kinds)),
       queue_jobs_(gauge_family(*registry_, "pgxqd_queue_jobs",
                                "Jobs in the table by queue, kind and state (available: due now; scheduled: due "
-                               "later; running), from the last periodic sample; each count stops at 100000.")),
+                               "later; running), from the last periodic sample. Exact up to 100000 available jobs "
+                               "per queue and kind; beyond that, available + scheduled = 100000 (the first ones in "
+                               "claim order).")),
       oldest_due_(gauge_family(*registry_, "pgxqd_oldest_due_job_age_seconds",
                                "How long the oldest due, unclaimed job has been due (0: none), from the last "
                                "periodic sample.")),
-      workers_busy_(gauge_family(*registry_, "pgxqd_workers_busy", "Worker slots taken (jobs claimed and not finished).")),
+      workers_busy_(gauge_family(*registry_, "pgxqd_workers_busy", "Handlers running now.")),
       workers_max_(gauge_family(*registry_, "pgxqd_workers_max", "Worker slots configured (max_workers).")),
       pool_in_use_(gauge_family(*registry_, "pgxqd_pool_connections_in_use",
                                 "Handler connections leased from the pool now.")

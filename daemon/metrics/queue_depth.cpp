@@ -11,9 +11,10 @@ namespace pgxq::metrics {
 
 std::string depth_sql(const std::string& T) {
   const std::string available = "FROM " + T + " WHERE state = 'available' AND queue = $1 AND kind = $2";
-  return "SELECT"
-         " (SELECT count(*) FROM (SELECT 1 " + available + " AND scheduled_at <= now() LIMIT $3) a),"
-         " (SELECT count(*) FROM (SELECT 1 " + available + " AND scheduled_at > now() LIMIT $3) s),"
+  // One index-only scan of at most $3 entries in claim order: the split between due and later
+  // is exact below the cap (a scan per state with its own scheduled_at filter would have to walk
+  // every entry of the other state to find none of its own).
+  return "SELECT a.due, a.later, "
          " (SELECT count(*) FROM (SELECT 1 FROM " + T + " WHERE state = 'running' AND queue = $1 AND kind = $2"
          "   LIMIT $3) r),"
          // The oldest due job: each priority's first due entry in index order (a loose index scan
@@ -25,7 +26,9 @@ std::string depth_sql(const std::string& T) {
          "    FROM prio WHERE prio.p IS NOT NULL AND n < 100)"
          "  SELECT COALESCE(extract(epoch FROM now() - min(o.at))::float8, 0) FROM prio CROSS JOIN LATERAL"
          "   (SELECT scheduled_at AS at " + available + " AND priority = prio.p AND scheduled_at <= now()"
-         "    ORDER BY scheduled_at LIMIT 1) o)";
+         "    ORDER BY scheduled_at LIMIT 1) o)"
+         " FROM (SELECT count(*) FILTER (WHERE at <= now()) AS due, count(*) FILTER (WHERE at > now()) AS later"
+         "       FROM (SELECT scheduled_at AS at " + available + " LIMIT $3) capped) a";
 }
 
 QueueDepth::QueueDepth(DepthOptions options, std::shared_ptr<spdlog::logger> log)

@@ -1,7 +1,8 @@
 // metrics/queue_depth: how many jobs wait and run, per queue and kind, and how long the oldest
 // due job has waited — sampled by a periodic query on a connection of its own (never the claim
-// path's), every `interval`. Each figure reads a partial index and is bounded: counts stop at
-// `count_cap`, the oldest due job is found by one index probe per priority (the first 100
+// path's), every `interval`. Each figure reads a partial index and is bounded: the available
+// jobs are counted over at most `count_cap` index entries, the running ones over the running
+// rows, and the oldest due job is found by one index probe per priority (the first 100
 // priorities), so a sample costs the same on a table of ten million rows as on a small one.
 #pragma once
 

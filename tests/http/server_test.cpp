@@ -123,7 +123,8 @@ TEST_CASE("http server: an oversized request is refused") {
   server.start();
   const std::string huge(40000, 'a');
   const auto reply = curl(base(server) + "/hello", {"-H", "X-Big: " + huge});
-  CHECK(reply.status != 200);
+  // civetweb answers 400 to a request head over max_request_size (16 KiB).
+  CHECK((reply.status == 400 || reply.status == 413 || reply.status == 431));
   CHECK(curl(base(server) + "/hello").status == 200);
 }
 
