@@ -27,7 +27,9 @@ std::optional<double> opt_double(const pg::Result& r, int row, int col) {
   return std::stod(std::string(r.text(row, col)));
 }
 
-void check(const ListFilter& f) {
+}  // namespace
+
+void check_filter(const ListFilter& f) {
   if (f.state && !is_state(*f.state))
     throw std::invalid_argument("unknown state \"" + *f.state + "\" (one of: " + state_list() + ")");
   if (f.limit < 1 || f.limit > kMaxListLimit)
@@ -35,10 +37,8 @@ void check(const ListFilter& f) {
                                 std::to_string(kMaxListLimit) + "; page on with --before-id)");
 }
 
-}  // namespace
-
 JobPage list_jobs(pg::Connection& conn, const std::string& table, const ListFilter& filter) {
-  check(filter);
+  check_filter(filter);
   const JobTable t = open_job_table(conn, table);
   ReadSnapshot snapshot(conn);
   // A state filter is spelled out as a constant (one of kStates, checked above) so the planner

@@ -44,7 +44,10 @@ struct JobPage {
   std::optional<int64_t> next_before_id;  // set when the page is full: there may be more
 };
 
-// Throws std::invalid_argument (bad filter), TableMissing, pg::Error.
+// Throws std::invalid_argument naming the valid values when the state or limit is out of range.
+void check_filter(const ListFilter& filter);
+
+// Throws std::invalid_argument (check_filter), TableMissing, pg::Error.
 JobPage list_jobs(pg::Connection& conn, const std::string& table, const ListFilter& filter);
 
 // {"id", "kind", "queue", "state", "attempt", "max_attempts", "priority", "scheduled_at",

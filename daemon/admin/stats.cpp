@@ -71,23 +71,25 @@ constexpr const char* kEstimatesSql =
     "  LEFT JOIN LATERAL unnest(s.most_common_vals::text::text[], s.most_common_freqs) v(state, freq) ON true\n"
     " WHERE c.oid = to_regclass($1)";
 
-// Marks the counts of a query that read kCountCap + 1 rows as lower bounds.
-void cap(Count& c, bool reached) {
+// Marks the counts of a query that read more than `limit` rows as lower bounds.
+void cap(Count& c, bool reached, int64_t limit) {
   if (reached) c.capped = true;
-  c.value = std::min(c.value, kCountCap);
+  c.value = std::min(c.value, limit);
 }
 
 }  // namespace
 
-TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue) {
+TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue,
+                         int64_t count_cap) {
   const JobTable t = open_job_table(conn, table);
   TableStats out;
   out.table = t.name;
   out.schema_version = t.schema_version;
   out.hints = t.hints();
+  out.count_cap = count_cap;
 
   ReadSnapshot snapshot(conn);
-  const std::string cap_text = std::to_string(kCountCap);
+  const std::string cap_text = std::to_string(count_cap);
   const pg::Param queue_param = queue ? pg::Param(*queue) : pg::Param(std::nullopt);
   std::map<Key, KindStats> kinds;
   auto kind_of = [&](const pg::Result& r, int row) -> KindStats& {
@@ -105,8 +107,8 @@ TableStats collect_stats(pg::Connection& conn, const std::string& table, const s
     const bool reached = available.text(i, 4) == "t";
     k.available.value = available.int64(i, 2);
     k.scheduled.value = available.int64(i, 3);
-    cap(k.available, reached);
-    cap(k.scheduled, reached);
+    cap(k.available, reached, count_cap);
+    cap(k.scheduled, reached, count_cap);
     k.oldest_due_age_seconds = opt_double(available, i, 5);
   }
 
@@ -116,7 +118,7 @@ TableStats collect_stats(pg::Connection& conn, const std::string& table, const s
   for (int i = 0; i < running.rows(); ++i) {
     auto& k = kind_of(running, i);
     k.running.value = running.int64(i, 2);
-    cap(k.running, running_total > kCountCap);
+    cap(k.running, running_total > count_cap, count_cap);
     k.longest_running_seconds = opt_double(running, i, 3);
   }
 
@@ -128,11 +130,11 @@ TableStats collect_stats(pg::Connection& conn, const std::string& table, const s
       for (int i = 0; i < r.rows(); ++i) {
         auto& k = kind_of(r, i);
         Count hour{r.int64(i, 2), false};
-        cap(hour, total > kCountCap);
+        cap(hour, total > count_cap, count_cap);
         if (std::string_view(state) == "completed") {
           k.completed_last_hour = hour;
           Count recent{r.int64(i, 3), false};
-          cap(recent, total > kCountCap);
+          cap(recent, total > count_cap, count_cap);
           k.completed_last_5_minutes = recent;
         } else if (std::string_view(state) == "failed") {
           k.failed_last_hour = hour;
@@ -224,7 +226,7 @@ nlohmann::json to_json(const TableStats& s) {
   return {{"table", s.table},
           {"database_time", s.database_time},
           {"schema_version", s.schema_version},
-          {"count_cap", kCountCap},
+          {"count_cap", s.count_cap},
           {"queues", std::move(queues)},
           {"estimates", {{"rows", s.estimated_rows ? json(*s.estimated_rows) : json(nullptr)}, {"by_state", std::move(by_state)}}},
           {"hints", s.hints}};

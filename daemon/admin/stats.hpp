@@ -48,6 +48,7 @@ struct TableStats {
   std::string table;
   std::string database_time;  // the snapshot's now(), as PostgreSQL prints it
   int schema_version = 0;
+  int64_t count_cap = kCountCap;
   std::vector<QueueStats> queues;  // by queue name; paused queues appear even without jobs
   // The planner's estimates (pg_class.reltuples × pg_stats' state frequencies), nullopt before
   // the table was first analysed. Not counts: cheap at any size, as fresh as the last ANALYZE.
@@ -56,9 +57,10 @@ struct TableStats {
   std::vector<std::string> hints;  // what the table lacks (JobTable::hints)
 };
 
-// Reads every figure of `table` (all queues, or only `queue`) in one read-only snapshot.
-// Throws TableMissing, pg::Error.
-TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue);
+// Reads every figure of `table` (all queues, or only `queue`) in one read-only snapshot; each
+// count stops at `count_cap` (tests lower it). Throws TableMissing, pg::Error.
+TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue,
+                         int64_t count_cap = kCountCap);
 
 // {"table", "database_time", "schema_version", "count_cap", "queues":[{"queue", "paused",
 // "paused_at", "paused_by", "kinds":[{"kind", "available", "scheduled", "running",

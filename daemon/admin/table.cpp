@@ -52,6 +52,7 @@ JobTable open_job_table(pg::Connection& conn, const std::string& name) {
   t.name = name;
   t.quoted = quote_table(name);
   t.pause_quoted = quote_table(name + "_pause");
+  t.cancel_quoted = quote_table(name + "_cancel");
   pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
   pgxq_error err{};
   if (pgxq_schema_status(conn.get(), name.c_str(), &info, &err) != 0)
@@ -62,12 +63,13 @@ JobTable open_job_table(pg::Connection& conn, const std::string& name) {
   t.latest_version = info.latest_version;
   // Asked of the catalog, not the ledger: a table migrated by hand may have them unrecorded.
   auto r = conn.exec(
-      "SELECT to_regclass($2) IS NOT NULL,"
+      "SELECT to_regclass($2) IS NOT NULL, to_regclass($3) IS NOT NULL,"
       " EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisvalid"
       "          AND pg_get_indexdef(i.indexrelid) LIKE '%(state, completed_at) WHERE%')",
-      {pg::Param(t.quoted), pg::Param(t.pause_quoted)});
+      {pg::Param(t.quoted), pg::Param(t.pause_quoted), pg::Param(t.cancel_quoted)});
   t.has_pause_table = r.text(0, 0) == "t";
-  t.has_done_index = r.text(0, 1) == "t";
+  t.has_cancel_table = r.text(0, 1) == "t";
+  t.has_done_index = r.text(0, 2) == "t";
   return t;
 }
 

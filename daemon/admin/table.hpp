@@ -32,10 +32,12 @@ private:
 struct JobTable {
   std::string name;          // as given, e.g. "pgxq_job" or "app.jobs"
   std::string quoted;        // "app"."jobs"
-  std::string pause_quoted;  // "app"."jobs_pause" (schema v5)
+  std::string pause_quoted;   // "app"."jobs_pause" (schema v5)
+  std::string cancel_quoted;  // "app"."jobs_cancel" (schema v5)
   int schema_version = 0;    // libpgxq's ledger: 0 none recorded, -1 unreadable
   int latest_version = 0;
   bool has_pause_table = false;
+  bool has_cancel_table = false;
   bool has_done_index = false;  // (state, completed_at) over finished jobs (schema v6)
 
   // What the table lacks for these commands, each with what to do; empty when nothing.

@@ -11,6 +11,7 @@
 #include "app/daemon.hpp"
 #include "app/enqueue.hpp"
 #include "app/errors.hpp"
+#include "app/view_cli.hpp"
 #include "config/config.hpp"
 #include "plugin/loader.hpp"
 
@@ -98,6 +99,8 @@ int main_entry(int argc, char** argv) {
   auto* version_cmd = app.add_subcommand("version", "Print the version, the plugin ABI version and build information");
   version_cmd->footer("Example:\n  pgxqd version");
 
+  ViewCli view(app, config_help, kDatabaseHelp);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +138,7 @@ int main_entry(int argc, char** argv) {
       return check_config({given(o["check.config"], r.config), given(o["check.database"], r.database),
                            given(o["check.plugins_dir"], r.plugins_dir), r.offline, r.allow_root});
     if (version_cmd->parsed()) return version();
+    if (auto code = view.run()) return *code;
   } catch (const CommandError& e) {
     std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";
     return e.code();

@@ -157,3 +157,29 @@ TEST_CASE("stats: a missing table is TableMissing, naming migrate") {
     CHECK(std::string(e.what()).find("pgxqd migrate --table " + name) != std::string::npos);
   }
 }
+
+TEST_CASE("stats: a count that reaches the cap stops there and is marked a lower bound") {
+  TempTable table("adm_cap");
+  auto conn = connect();
+  seed(conn, table.name());
+  conn.exec("INSERT INTO " + table.name() + " (kind, queue, state, attempt, completed_at) SELECT 'hello', 'default',"
+            " 'completed', 1, now() FROM generate_series(1, 5)");
+  auto s = admin::collect_stats(conn, table.name(), std::nullopt, 3);
+  auto* send = find(s, "mail", "send");
+  REQUIRE(send);
+  CHECK(send->available.value == 3);  // 3 due + 2 later: more than 3 entries read
+  CHECK(send->available.capped);
+  CHECK(send->scheduled.capped);
+  auto* hello = find(s, "default", "hello");
+  REQUIRE(hello);
+  CHECK(hello->completed_last_hour->value == 3);
+  CHECK(hello->completed_last_hour->capped);
+  CHECK_FALSE(send->running.capped);  // one running job
+  auto j = admin::to_json(s);
+  CHECK(j["count_cap"] == 3);
+  CHECK(j["queues"][1]["kinds"][0]["lower_bounds"] == nlohmann::json({"available", "scheduled"}));
+
+  auto uncapped = admin::collect_stats(conn, table.name(), std::nullopt);
+  CHECK(find(uncapped, "default", "hello")->completed_last_hour->value == 15);
+  CHECK_FALSE(find(uncapped, "mail", "send")->available.capped);
+}
