@@ -55,7 +55,9 @@ TEST_CASE("reindex: a rebuild waiting for an old transaction does not hold up th
   holder.exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
   holder.exec("SELECT txid_current(), count(*) FROM " + t.name());
   DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"shutdown_timeout", "\"5s\""}},
-                   maintenance_toml("100ms", "", "reindex = \"200ms\"\nhealth_check = \"0s\"\n"));
+                   maintenance_toml("100ms", "", "reindex = \"200ms\"\nhealth_check = \"0s\"\n") +
+                       // No lock timeout: the rebuild would wait for the transaction for as long as it lasts.
+                       "[database]\nlock_timeout = \"0s\"\n");
   Daemon d(cfg.path);
   d.start();
   auto rebuilding = [&] {
