@@ -70,6 +70,16 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
     if (it == running.plugins.settings.end() || !(it->second.table == s.table)) settings_changed = true;
   }
   restart(settings_changed, "plugins.<name> settings");
+  const auto& fr = fresh.retention;
+  const auto& rr = running.retention;
+  restart(fr.completed != rr.completed || fr.discarded != rr.discarded || fr.failed != rr.failed ||
+              fr.interval != rr.interval || fr.batch_size != rr.batch_size,
+          "retention");
+  const auto& fm = fresh.maintenance;
+  const auto& rm = running.maintenance;
+  restart(fm.enabled != rm.enabled || fm.leader_check != rm.leader_check || fm.health_check != rm.health_check ||
+              fm.long_transaction != rm.long_transaction || fm.reindex != rm.reindex,
+          "maintenance");
   plan.applied = std::move(applied);
   return plan;
 }

@@ -33,6 +33,10 @@ Leadership::~Leadership() { resign(); }
 void Leadership::connect() {
   conn_ = std::make_unique<pg::Connection>(core_.options.conninfo,
                                            connect_options(core_.options.timeouts, [this] { return core_.stopping.load(); }));
+  {
+    std::lock_guard lock(cancel_mu_);
+    cancel_ = PQgetCancel(conn_->get());
+  }
   core_.prepare_session(*conn_, "candidate " + identity_);
   // The server ends this session when the leader stops confirming its lock (its host gone
   // without closing the socket), which frees the lock for a follower. idle_session_timeout is
@@ -73,7 +77,7 @@ bool Leadership::check() {
         core_.log->debug("leader election for table {}: {} (SQLSTATE {}); trying again in {}ms", table_.table, e.what(),
                          e.sqlstate(), core_.options.maintenance.leader_check.count());
       warned_unreachable_ = true;
-      conn_.reset();
+      drop_connection();
     }
   } catch (const std::exception& e) {
     lose(e.what());
@@ -105,7 +109,7 @@ void Leadership::lose(const std::string& why) noexcept {
   leader_ = false;
   // The session may still be alive (the lock gone some other way): ending it frees anything it
   // holds, and the next round starts from a fresh one.
-  conn_.reset();
+  drop_connection();
 }
 
 void Leadership::resign() noexcept {
@@ -116,7 +120,23 @@ void Leadership::resign() noexcept {
     }
   }
   leader_ = false;
-  conn_.reset();  // closing the session releases the lock
+  drop_connection();  // closing the session releases the lock
+}
+
+void Leadership::drop_connection() noexcept {
+  {
+    std::lock_guard lock(cancel_mu_);
+    if (cancel_) PQfreeCancel(cancel_);
+    cancel_ = nullptr;
+  }
+  conn_.reset();
+}
+
+void Leadership::cancel_statement() noexcept {
+  std::lock_guard lock(cancel_mu_);
+  if (!cancel_) return;
+  char error[256];
+  PQcancel(cancel_, error, sizeof error);
 }
 
 std::optional<LeaderInfo> read_leader(pg::Connection& conn, const std::string& table) {

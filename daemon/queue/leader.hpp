@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -42,6 +43,9 @@ public:
   bool failed(const pg::Error& e);
   // Gives the lock up (at shutdown): the next daemon takes over within leader_check.
   void resign() noexcept;
+  // Asks the server to cancel the statement the leader's session runs now, if any (a rebuild
+  // without a statement timeout, at shutdown). The one call that may come from another thread.
+  void cancel_statement() noexcept;
 
 private:
   void lose(const std::string& why) noexcept;
@@ -50,7 +54,11 @@ private:
   Core& core_;
   const TableSql& table_;
   std::string identity_;
+  void drop_connection() noexcept;
+
   std::unique_ptr<pg::Connection> conn_;
+  std::mutex cancel_mu_;
+  PGcancel* cancel_ = nullptr;  // for conn_, guarded by cancel_mu_
   bool leader_ = false;
   // A leader that lost its session sits out two rounds, so the daemons that kept theirs take over.
   Clock::TimePoint sit_out_until_{};

@@ -49,6 +49,10 @@ void Maintainer::start() {
 
 void Maintainer::stop() {
   stop_.request();
+  // A statement without a timeout (a rebuild waiting for old transactions) must not hold up
+  // the shutdown; any other ends within statement_timeout anyway.
+  if (thread_.joinable())
+    for (auto& t : tables_) t->lead.cancel_statement();
   if (thread_.joinable()) thread_.join();
   for (auto& t : tables_) t->lead.resign();
 }

@@ -39,9 +39,10 @@ ReindexOutcome reindex_churned(pg::Connection& conn, const TableSql& table, int6
                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
     }
   } catch (const pg::Error& e) {
+    // An interrupted rebuild's invalid copy is dropped by the next rebuild (dropping it now
+    // could wait as long as the rebuild did, e.g. through a shutdown).
     if (!e.connection_lost()) {
       try {
-        drop_leftovers(conn, table, log);
         set_statement_timeout(conn, statement_timeout_ms);
       } catch (...) {
       }

@@ -2,8 +2,9 @@
 // queue's churn bloats — the partial indexes on available jobs (the claim's) and on running
 // ones (the rescuer's). Skipped while a backlog is being worked (a due available job or a
 // running one), when the rebuild would compete with the claims. REINDEX CONCURRENTLY locks
-// nothing the claims need; it runs without a statement timeout (a cancelled one leaves an
-// invalid copy behind, which is dropped).
+// nothing the claims need; it runs without a statement timeout (the maintainer cancels it at
+// shutdown). An interrupted rebuild leaves an invalid copy (<index>_ccnew), which the next
+// rebuild drops first.
 #pragma once
 
 #include "pg/connection.hpp"

@@ -47,3 +47,31 @@ TEST_CASE("reindex: the leader rebuilds the claim index of an idle queue, and po
   CHECK(scalar(c, "SELECT count(*) FROM pg_index WHERE indrelid = $1::regclass AND NOT indisvalid",
                {pg::Param(t.name())}) == 0);
 }
+
+TEST_CASE("reindex: a rebuild waiting for an old transaction does not hold up the daemon's shutdown") {
+  TempTable t("maint_reindex_stop");
+  // A transaction that REINDEX CONCURRENTLY must wait for: it has a snapshot and an xid.
+  auto holder = connect();
+  holder.exec("BEGIN ISOLATION LEVEL REPEATABLE READ");
+  holder.exec("SELECT txid_current(), count(*) FROM " + t.name());
+  DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"shutdown_timeout", "\"5s\""}},
+                   maintenance_toml("100ms", "", "reindex = \"200ms\"\nhealth_check = \"0s\"\n") +
+                       // No lock timeout: the rebuild would wait for the transaction for as long as it lasts.
+                       "[database]\nlock_timeout = \"0s\"\n");
+  Daemon d(cfg.path);
+  d.start();
+  auto rebuilding = [&] {
+    auto c = connect();
+    return scalar(c,
+                  "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE $1 AND state = 'active'"
+                  " AND query LIKE 'REINDEX INDEX CONCURRENTLY%'",
+                  {pg::Param("pgxqd leader %:" + std::to_string(d.pid()))}) == 1;
+  };
+  REQUIRE(wait_until(rebuilding, 60s));
+  // SIGTERM: the daemon cancels the rebuild and exits while the transaction is still open.
+  auto code = d.stop(std::chrono::seconds(30));
+  INFO(d.log());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  holder.exec("COMMIT");
+}
