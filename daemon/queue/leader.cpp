@@ -41,7 +41,9 @@ void Leadership::connect() {
   // The server ends this session when the leader stops confirming its lock (its host gone
   // without closing the socket), which frees the lock for a follower. idle_session_timeout is
   // PostgreSQL 14's; an older server keeps relying on its TCP keepalives.
-  const auto idle = std::max<int64_t>(3 * core_.options.maintenance.leader_check.count(), 1000);
+  // At least 10 s: a busy host may not schedule the leader's thread for a while, and a session
+  // ended under a live leader would hand the leadership around for nothing.
+  const auto idle = std::max<int64_t>(3 * core_.options.maintenance.leader_check.count(), 10000);
   try {
     conn_->exec("SELECT set_config('idle_session_timeout', $1, false)", {pg::Param(std::to_string(idle))});
   } catch (const pg::Error& e) {

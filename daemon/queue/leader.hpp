@@ -7,7 +7,8 @@
 // whatever the clocks say. Followers ("<application_name> candidate <host>:<pid>" in
 // pg_stat_activity) try for the lock every leader_check; the leader's session is renamed
 // "<application_name> leader <host>:<pid>". The leader's session
-// sets idle_session_timeout to 3 × leader_check (it confirms its lock every leader_check), so
+// sets idle_session_timeout to 3 × leader_check, at least 10 s (it confirms its lock every
+// leader_check), so
 // the server ends it by itself when the leader's host vanishes without closing its socket.
 // Used by one thread (the maintainer's); read_leader is for anyone.
 #pragma once

@@ -40,7 +40,8 @@ struct MaintenanceOptions {
   bool enabled = true;
   // How often a follower tries to become leader and the leader confirms it still is. A leader
   // that dies is replaced within this once PostgreSQL has ended its session (at once for a
-  // killed process; within idle_session_timeout = 3 × leader_check for a vanished host).
+  // killed process; within idle_session_timeout = 3 × leader_check, at least 10 s, for a
+  // vanished host).
   std::chrono::milliseconds leader_check{std::chrono::seconds(5)};
   RetentionOptions retention;
   HealthOptions health;
