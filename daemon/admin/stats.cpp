@@ -80,7 +80,7 @@ void cap(Count& c, bool reached, int64_t limit) {
 }  // namespace
 
 TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue,
-                         int64_t count_cap) {
+                         int64_t count_cap, const queue::HealthOptions& thresholds) {
   const JobTable t = open_job_table(conn, table);
   TableStats out;
   out.table = t.name;
@@ -182,8 +182,32 @@ TableStats collect_stats(pg::Connection& conn, const std::string& table, const s
                                               static_cast<int64_t>(std::stod(std::string(estimates.text(i, 2)))));
     }
   }
+  out.leader = queue::read_leader(conn, table);
+  out.health = queue::read_table_health(conn, table);
+  out.health_warnings = queue::health_warnings(out.health, thresholds);
   return out;
 }
+
+namespace {
+
+nlohmann::json health_json(const queue::TableHealth& h, const std::vector<std::string>& warnings) {
+  using nlohmann::json;
+  json xmin = nullptr;
+  if (h.oldest_xmin)
+    xmin = {{"source", h.oldest_xmin->source},
+            {"name", h.oldest_xmin->name},
+            {"seconds", h.oldest_xmin->seconds ? json(*h.oldest_xmin->seconds) : json(nullptr)},
+            {"xids", h.oldest_xmin->xids}};
+  return {{"live_rows", h.live_rows},
+          {"dead_rows", h.dead_rows},
+          {"seconds_since_vacuum", h.seconds_since_vacuum ? json(*h.seconds_since_vacuum) : json(nullptr)},
+          {"table_bytes", h.table_bytes},
+          {"index_bytes", h.index_bytes},
+          {"oldest_xmin", std::move(xmin)},
+          {"warnings", warnings}};
+}
+
+}  // namespace
 
 nlohmann::json to_json(const TableStats& s) {
   using nlohmann::json;
@@ -229,7 +253,13 @@ nlohmann::json to_json(const TableStats& s) {
           {"count_cap", s.count_cap},
           {"queues", std::move(queues)},
           {"estimates", {{"rows", s.estimated_rows ? json(*s.estimated_rows) : json(nullptr)}, {"by_state", std::move(by_state)}}},
-          {"hints", s.hints}};
+          {"hints", s.hints},
+          {"leader", s.leader ? json{{"pid", s.leader->pid},
+                                     {"application_name", s.leader->application_name},
+                                     {"client", s.leader->client},
+                                     {"session_seconds", s.leader->session_seconds}}
+                              : json(nullptr)},
+          {"health", health_json(s.health, s.health_warnings)}};
 }
 
 }  // namespace pgxq::admin

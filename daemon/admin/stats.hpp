@@ -13,6 +13,8 @@
 
 #include "admin/table.hpp"
 #include "pg/connection.hpp"
+#include "queue/leader.hpp"
+#include "queue/table_health.hpp"
 
 namespace pgxq::admin {
 
@@ -55,19 +57,29 @@ struct TableStats {
   std::optional<int64_t> estimated_rows;
   std::vector<std::pair<std::string, int64_t>> estimated_by_state;
   std::vector<std::string> hints;  // what the table lacks (JobTable::hints)
+  // The daemon that maintains the table (retention, health checks), as PostgreSQL sees it;
+  // nullopt: none leads it now (no daemon runs, or every one has [maintenance] enabled = false).
+  std::optional<queue::LeaderInfo> leader;
+  // The table's health figures (statistics views only) and the warnings the leader would log.
+  queue::TableHealth health;
+  std::vector<std::string> health_warnings;
 };
 
 // Reads every figure of `table` (all queues, or only `queue`) in one read-only snapshot; each
 // count stops at `count_cap` (tests lower it). Throws TableMissing, pg::Error.
+// Health warnings use `thresholds` (the daemon's [maintenance] settings).
 TableStats collect_stats(pg::Connection& conn, const std::string& table, const std::optional<std::string>& queue,
-                         int64_t count_cap = kCountCap);
+                         int64_t count_cap = kCountCap, const queue::HealthOptions& thresholds = {});
 
 // {"table", "database_time", "schema_version", "count_cap", "queues":[{"queue", "paused",
 // "paused_at", "paused_by", "kinds":[{"kind", "available", "scheduled", "running",
 // "oldest_due_age_seconds", "longest_running_seconds", "failed_last_hour",
 // "discarded_last_hour", "completed_last_hour", "completed_last_5_minutes",
 // "completed_per_second", "lower_bounds":[names of the counts that reached count_cap]}]}],
-// "estimates":{"rows", "by_state":{state: n}}, "hints":[...]}. Unknown figures are null.
+// "estimates":{"rows", "by_state":{state: n}}, "hints":[...], "leader":{"pid",
+// "application_name", "client", "session_seconds"} or null, "health":{"live_rows", "dead_rows",
+// "seconds_since_vacuum", "table_bytes", "index_bytes", "oldest_xmin":{"source", "name",
+// "seconds", "xids"} or null, "warnings":[...]}}. Unknown figures are null.
 nlohmann::json to_json(const TableStats& stats);
 
 }  // namespace pgxq::admin

@@ -13,6 +13,7 @@
 #include "admin/stats.hpp"
 #include "app/admin_text.hpp"
 #include "app/errors.hpp"
+#include "app/options.hpp"
 #include "app/view_commands.hpp"
 #include "config/duration.hpp"
 
@@ -67,6 +68,21 @@ std::string render(const admin::TableStats& s, const std::optional<std::string>&
     out << "\nestimated totals: none yet (the table has not been analysed)\n";
   }
   for (const auto& hint : s.hints) out << "hint: " << hint << "\n";
+  if (s.leader)
+    out << "leader: " << safe(s.leader->application_name) << " (backend pid " << s.leader->pid << ", "
+        << safe(s.leader->client) << ", for " << age_text(static_cast<double>(s.leader->session_seconds)) << ")\n";
+  else
+    out << "leader: none (no pgxqd with [maintenance] enabled runs on this table: no retention, no health checks)\n";
+  const auto& h = s.health;
+  out << "table health: ~" << count_text(h.live_rows) << " live rows, ~" << count_text(h.dead_rows) << " dead, "
+      << (h.seconds_since_vacuum ? "vacuumed " + age_text(static_cast<double>(*h.seconds_since_vacuum)) + " ago"
+                                 : std::string("never vacuumed"))
+      << ", table " << (h.table_bytes >> 20) << " MiB, indexes " << (h.index_bytes >> 20) << " MiB";
+  if (h.oldest_xmin)
+    out << "; oldest xmin holder: " << safe(h.oldest_xmin->source) << " " << safe(h.oldest_xmin->name)
+        << (h.oldest_xmin->seconds ? ", open " + age_text(static_cast<double>(*h.oldest_xmin->seconds)) : std::string());
+  out << "\n";
+  for (const auto& w : s.health_warnings) out << "warning: " << safe(w) << "\n";
   return out.str();
 }
 
@@ -91,7 +107,7 @@ bool stop_requested_within(const sigset_t& set, std::chrono::milliseconds interv
 }
 
 int watch(const StatsOptions& o, const Context& ctx, const std::string& table, std::chrono::milliseconds interval,
-          std::ostream& out) {
+          const queue::HealthOptions& thresholds, std::ostream& out) {
   const sigset_t set = stop_signals();
   sigprocmask(SIG_BLOCK, &set, nullptr);
   const bool terminal = !o.json && isatty(STDOUT_FILENO) == 1;
@@ -100,7 +116,7 @@ int watch(const StatsOptions& o, const Context& ctx, const std::string& table, s
     std::string frame;
     try {
       with_job_table(ctx, table, [&](pg::Connection& conn) {
-        auto s = admin::collect_stats(conn, table, o.queue);
+        auto s = admin::collect_stats(conn, table, o.queue, admin::kCountCap, thresholds);
         frame = o.json ? json_text(admin::to_json(s), true) + "\n" : render(s, o.queue);
       });
     } catch (const CommandError& e) {
@@ -138,9 +154,10 @@ int stats(const StatsOptions& o, std::ostream& out) {
   }
   Context ctx = resolve(o.config, o.database);
   const std::string table = resolve_table(o.table, *ctx.config);
-  if (o.watch) return watch(o, ctx, table, interval, out);
+  const queue::HealthOptions thresholds = engine_options(*ctx.config, ctx.conninfo).maintenance.health;
+  if (o.watch) return watch(o, ctx, table, interval, thresholds, out);
   with_job_table(ctx, table, [&](pg::Connection& conn) {
-    auto s = admin::collect_stats(conn, table, o.queue);
+    auto s = admin::collect_stats(conn, table, o.queue, admin::kCountCap, thresholds);
     out << (o.json ? json_text(admin::to_json(s)) + "\n" : render(s, o.queue));
   });
   return kExitOk;

@@ -71,6 +71,13 @@ TEST_CASE("three daemons on one table: exactly one leads, as pg_locks and the lo
   for (auto& x : t.daemons) became += count_lines(x->log(), "became leader of table " + t.table.name());
   CHECK(became == 1);
   CHECK(t.sessions("leader") == 1);
+  // `pgxqd stats` names the same daemon as the table's leader.
+  auto stats = run({std::string(PGXQ_BIN_DIR) + "/pgxqd", "stats", "--json", "--table", t.table.name()});
+  CHECK(stats.code == 0);
+  CHECK(stats.out.find("\"application_name\": \"pgxqd leader ") != std::string::npos);
+  CHECK(stats.out.find(":" + std::to_string(leader) + "\"") != std::string::npos);
+  auto text = run({std::string(PGXQ_BIN_DIR) + "/pgxqd", "stats", "--table", t.table.name()});
+  CHECK(text.out.find("leader: pgxqd leader ") != std::string::npos);
 }
 
 TEST_CASE("the leader killed -9: another daemon takes over within the bound") {
