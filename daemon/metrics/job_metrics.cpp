@@ -46,7 +46,12 @@ JobMetrics::JobMetrics(prometheus::Registry& registry, const std::vector<std::st
       pickup_delay_(prometheus::BuildHistogram()
                         .Name("pgxqd_pickup_delay_seconds")
                         .Help("Time from a job being due (the later of scheduled_at and created_at) to its claim.")
-                        .Register(registry)) {
+                        .Register(registry)),
+      retention_deleted_(prometheus::BuildCounter()
+                             .Name("pgxqd_retention_deleted_total")
+                             .Help("Expired finished jobs this daemon deleted as its table's leader ([retention]), by "
+                                   "table and state.")
+                             .Register(registry)) {
   for (const auto& q : queues) {
     auto& by_kind = known_[q];
     for (const auto& k : kinds) by_kind.emplace(k, std::unique_ptr<Series>(make_series(q, k)));
@@ -95,6 +100,15 @@ void JobMetrics::finished(std::string_view queue, std::string_view kind, queue::
     if (i < kOutcomes) s.finished[i]->Increment();
     if (handler_duration) s.handler_duration->Observe(seconds(*handler_duration));
   } catch (...) {
+  }
+}
+
+void JobMetrics::retention_deleted(std::string_view table, std::string_view state, uint64_t rows) noexcept {
+  try {
+    std::lock_guard lock(retention_mu_);
+    retention_deleted_.Add({{"table", label_safe(table)}, {"state", label_safe(state)}}).Increment(static_cast<double>(rows));
+  } catch (...) {
+    // A metric that cannot be counted is not worth failing a retention pass for.
   }
 }
 

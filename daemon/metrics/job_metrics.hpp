@@ -28,6 +28,7 @@ public:
   void claimed(std::string_view queue, std::string_view kind, std::chrono::microseconds pickup_delay) noexcept override;
   void finished(std::string_view queue, std::string_view kind, queue::FinishOutcome outcome,
                 std::optional<std::chrono::microseconds> handler_duration) noexcept override;
+  void retention_deleted(std::string_view table, std::string_view state, uint64_t rows) noexcept override;
 
   // Kinds seen that have no handler here (a rescued job of a removed plugin's kind) get their
   // own series up to this many; beyond it they are counted under kind="other".
@@ -50,6 +51,8 @@ private:
   prometheus::Family<prometheus::Counter>& finished_;
   prometheus::Family<prometheus::Histogram>& handler_duration_;
   prometheus::Family<prometheus::Histogram>& pickup_delay_;
+  prometheus::Family<prometheus::Counter>& retention_deleted_;
+  std::mutex retention_mu_;  // Family::Add for retention_deleted_ (once per table and state)
   std::map<std::string, KindSeries, std::less<>> known_;  // written only in the constructor
   std::mutex unknown_mu_;                                  // guards unknown_ (and Family::Add for it)
   std::map<std::string, KindSeries, std::less<>> unknown_;

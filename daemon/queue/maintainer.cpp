@@ -100,8 +100,14 @@ void Maintainer::upkeep(Table& t, Clock::TimePoint now) {
     if (t.retention_possible && !m.retention.keeps_everything() && now >= t.next_retention) {
       // The next pass is due an interval after this one started: a long pass is followed at once.
       t.next_retention = now + m.retention.interval;
-      run_retention(t.lead.connection(), t.sql, m.retention, *core_->log,
-                    [this](std::chrono::milliseconds d) { return stop_.sleep_for(d) || core_->stopping.load(); });
+      const auto pass =
+          run_retention(t.lead.connection(), t.sql, m.retention, *core_->log,
+                        [this](std::chrono::milliseconds d) { return stop_.sleep_for(d) || core_->stopping.load(); });
+      if (auto* observer = core_->options.observer.get()) {
+        observer->retention_deleted(t.sql.table, "completed", static_cast<uint64_t>(pass.completed));
+        observer->retention_deleted(t.sql.table, "discarded", static_cast<uint64_t>(pass.discarded));
+        observer->retention_deleted(t.sql.table, "failed", static_cast<uint64_t>(pass.failed));
+      }
     }
     if (m.health.interval.count() > 0 && now >= t.next_health) {
       t.next_health = now + m.health.interval;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -40,6 +41,10 @@ public:
   // one ran (not for a job failed at claim, a job never run, or a rescue).
   virtual void finished(std::string_view queue, std::string_view kind, FinishOutcome outcome,
                         std::optional<std::chrono::microseconds> handler_duration) noexcept = 0;
+  // This daemon, leading `table`, deleted `rows` expired finished jobs in `state` (retention).
+  virtual void retention_deleted(std::string_view table, std::string_view state, uint64_t rows) noexcept {
+    (void)table, (void)state, (void)rows;
+  }
 };
 
 }  // namespace pgxq::queue

@@ -58,7 +58,8 @@ TEST_CASE("retention: the leader deletes old finished jobs of each state and kee
   TempTable t("maint_ret");
   insert_rows(t.name());
   // A long rescue_after: the running row must stay running.
-  DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"rescue_after", "\"1d\""}}, maintenance_toml("200ms", kOneHour));
+  DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"rescue_after", "\"1d\""}},
+                   maintenance_toml("200ms", kOneHour) + "\n[http]\nlisten = \"127.0.0.1:0\"\n");
   Daemon d(cfg.path);
   d.start();
   REQUIRE(wait_until([&] { return count_jobs_where(t.name(), "completed_at < now() - interval '1 h' OR (completed_at IS NULL AND state = 'failed')") == 0; }, 60s));
@@ -66,6 +67,19 @@ TEST_CASE("retention: the leader deletes old finished jobs of each state and kee
   CHECK(joined(rows_left(t.name())) == "old available; old running; young completed; young failed");
   CHECK(d.log().find("retention of table " + t.name() + ": deleted 1 completed, 1 discarded, 2 failed jobs") !=
         std::string::npos);
+  // The same counts in the metrics.
+  const std::string marker = "http: listening on 127.0.0.1:";
+  REQUIRE(wait_until([&] { return d.log().find(marker) != std::string::npos; }, 30s));
+  const std::string log = d.log();
+  const auto at = log.find(marker) + marker.size();
+  const std::string port = log.substr(at, log.find_first_not_of("0123456789", at) - at);
+  auto metrics = run({"curl", "-sS", "--max-time", "30", "http://127.0.0.1:" + port + "/metrics"});
+  REQUIRE(metrics.code == 0);
+  const std::string series = "pgxqd_retention_deleted_total{state=\"";
+  const std::string table = "\",table=\"" + t.name() + "\"} ";
+  CHECK(metrics.out.find(series + "completed" + table + "1") != std::string::npos);
+  CHECK(metrics.out.find(series + "discarded" + table + "1") != std::string::npos);
+  CHECK(metrics.out.find(series + "failed" + table + "2") != std::string::npos);
 }
 
 TEST_CASE("retention \"0s\" keeps that state's jobs forever") {
@@ -90,7 +104,8 @@ TEST_CASE("retention: a daemon that does not lead deletes nothing, and does once
   // The test holds the table's leader lock, as another daemon would.
   auto holder = connect();
   REQUIRE(scalar_text(holder, pgxq::queue::maintenance_sql::kTryLeaderLock, {pg::Param(t.name())}) == "t");
-  DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"rescue_after", "\"1d\""}}, maintenance_toml("200ms", kOneHour));
+  DaemonConfig cfg(t.name(), {{"poll_interval", "\"200ms\""}, {"rescue_after", "\"1d\""}},
+                   maintenance_toml("200ms", kOneHour) + "\n[http]\nlisten = \"127.0.0.1:0\"\n");
   Daemon d(cfg.path);
   d.start();
   // The daemon has tried for the lock (its candidate session ran the try) and lost.
