@@ -15,20 +15,6 @@
 
 namespace pgxq::admin {
 
-namespace {
-
-std::optional<std::string> opt_text(const pg::Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::string(r.text(row, col));
-}
-
-std::optional<double> opt_double(const pg::Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::stod(std::string(r.text(row, col)));
-}
-
-}  // namespace
-
 void check_filter(const ListFilter& f) {
   if (f.state && !is_state(*f.state))
     throw std::invalid_argument("unknown state \"" + *f.state + "\" (one of: " + state_list() + ")");

@@ -5,20 +5,6 @@
 
 namespace pgxq::admin {
 
-namespace {
-
-std::optional<std::string> opt_text(const pg::Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::string(r.text(row, col));
-}
-
-std::optional<double> opt_double(const pg::Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::stod(std::string(r.text(row, col)));
-}
-
-}  // namespace
-
 std::optional<JobDetail> show_job(pg::Connection& conn, const std::string& table, int64_t id) {
   const JobTable t = open_job_table(conn, table);
   ReadSnapshot snapshot(conn);

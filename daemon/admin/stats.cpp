@@ -14,11 +14,6 @@ constexpr int kMaxGroups = 1000;
 
 using Key = std::pair<std::string, std::string>;  // queue, kind
 
-std::optional<double> opt_double(const pg::Result& r, int row, int col) {
-  if (r.is_null(row, col)) return std::nullopt;
-  return std::stod(std::string(r.text(row, col)));
-}
-
 // The (queue, kind) pairs of available jobs, found by skipping through the claim index
 // (queue, kind, priority, scheduled_at) WHERE state = 'available' one pair at a time, and for
 // each a count of at most kCountCap + 1 entries of that index: cost O(pairs + available jobs

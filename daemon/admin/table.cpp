@@ -26,6 +26,16 @@ bool is_state(const std::string& s) noexcept {
   return false;
 }
 
+std::optional<std::string> opt_text(const pg::Result& r, int row, int col) {
+  if (r.is_null(row, col)) return std::nullopt;
+  return std::string(r.text(row, col));
+}
+
+std::optional<double> opt_double(const pg::Result& r, int row, int col) {
+  if (r.is_null(row, col)) return std::nullopt;
+  return std::stod(std::string(r.text(row, col)));
+}
+
 std::string state_list() {
   std::string out;
   for (const char* state : kStates) out += (out.empty() ? "" : ", ") + std::string(state);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ inline constexpr const char* kStates[] = {"available", "running", "completed", "
 bool is_state(const std::string& s) noexcept;
 // "available, running, completed, failed, discarded".
 std::string state_list();
+
+// A column that may be NULL, as text or as a number.
+std::optional<std::string> opt_text(const pg::Result& r, int row, int col);
+std::optional<double> opt_double(const pg::Result& r, int row, int col);
 
 // The job table does not exist (or is not visible to this role).
 class TableMissing : public std::runtime_error {
