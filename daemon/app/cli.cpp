@@ -12,7 +12,7 @@
 #include "app/enqueue.hpp"
 #include "app/errors.hpp"
 #include "app/view_cli.hpp"
-#include "app/steer_commands.hpp"
+#include "app/steer_cli.hpp"
 #include "config/config.hpp"
 #include "plugin/loader.hpp"
 
@@ -22,7 +22,7 @@ namespace {
 
 // Options filled by CLI11; the optionals are set from the option counts after parsing.
 struct Raw {
-  std::string config, database, table, plugins_dir, queue, in, at, kind, args, state, older_than;
+  std::string config, database, table, plugins_dir, queue, in, at, kind, args;
   int priority = 0, max_attempts = 0;
   bool allow_root = false, from_stdin = false, offline = false;
 };
@@ -101,61 +101,7 @@ int main_entry(int argc, char** argv) {
   version_cmd->footer("Example:\n  pgxqd version");
 
   ViewCli view(app, config_help, kDatabaseHelp);
-  SteerOptions steer;
-  std::map<std::string, CLI::App*> steer_cmds;
-  auto add_steer_common = [&](CLI::App* cmd, const std::string& name) {
-    o[name + ".config"] = cmd->add_option("-c,--config", r.config, "config file (for the database and table)");
-    o[name + ".database"] = cmd->add_option("-d,--database", r.database, kDatabaseHelp);
-    o[name + ".table"] = cmd->add_option("-t,--table", r.table, "job table, schema.table allowed (default: [worker] table, else pgxq_job)");
-    cmd->add_flag("--json", steer.json, "print one JSON object instead of text");
-    steer_cmds[name] = cmd;
-  };
-  auto add_bulk = [&](CLI::App* cmd, const std::string& name, const std::string& states) {
-    o[name + ".state"] = cmd->add_option("--state", r.state, states);
-    o[name + ".kind"] = cmd->add_option("--kind", r.kind, "only jobs of this kind");
-    o[name + ".queue"] = cmd->add_option("-q,--queue", r.queue, "only jobs of this queue");
-    cmd->add_flag("--dry-run", steer.dry_run, "change nothing: say how many jobs (and the first ids) it would change");
-    cmd->add_option("--batch-size", steer.batch_size, "rows per batch, each its own transaction (default 1000)");
-  };
-
-  auto* retry_cmd = app.add_subcommand("retry", "Put failed or discarded jobs back to available, due now, with their attempts again");
-  retry_cmd->add_option("ID", steer.ids, "job ids");
-  add_bulk(retry_cmd, "retry", "retry every job in this state: failed or discarded (instead of ids)");
-  add_steer_common(retry_cmd, "retry");
-  retry_cmd->footer("Examples:\n  pgxqd retry 42 43\n  pgxqd retry --state failed --kind send_email --dry-run\n"
-                    "A retried job gets attempt 0 (all of its max_attempts again); its last error stays until the next "
-                    "attempt. Exit 1 when some ids were not failed or discarded (the others are retried).");
-
-  auto* cancel_cmd = app.add_subcommand("cancel", "Cancel jobs: available ones are discarded now, running ones are told to stop");
-  cancel_cmd->add_option("ID", steer.ids, "job ids");
-  add_bulk(cancel_cmd, "cancel", "with --kind/--queue: only available or only running jobs (default both)");
-  add_steer_common(cancel_cmd, "cancel");
-  cancel_cmd->footer("Examples:\n  pgxqd cancel 42\n  pgxqd cancel --kind resize --queue images --dry-run\n"
-                     "A running job's handler sees should_stop within a second on whichever pgxqd runs it; the job "
-                     "ends discarded ('cancelled by operator') and its transaction is rolled back. Exit 1 when some ids "
-                     "were already finished (the others are cancelled).");
-
-  auto* pause_cmd = app.add_subcommand("pause", "Stop every pgxqd on the table from claiming jobs of these queues");
-  pause_cmd->add_option("QUEUE", steer.queues, "queue names");
-  add_steer_common(pause_cmd, "pause");
-  pause_cmd->footer("Example:\n  pgxqd pause emails\nRunning jobs finish; the pause is stored in the database "
-                    "(<table>_pause) and survives restarts. Undo with `pgxqd resume emails`.");
-
-  auto* resume_cmd = app.add_subcommand("resume", "Let the daemons claim jobs of paused queues again");
-  resume_cmd->add_option("QUEUE", steer.queues, "queue names");
-  add_steer_common(resume_cmd, "resume");
-  resume_cmd->footer("Example:\n  pgxqd resume emails");
-
-  auto* purge_cmd = app.add_subcommand("purge", "Delete finished jobs older than a duration, in short batches");
-  o["purge.state"] = purge_cmd->add_option("--state", r.state, "completed, discarded or failed (required)");
-  o["purge.older_than"] = purge_cmd->add_option("--older-than", r.older_than, "finished longer ago than this, e.g. 7d, 12h (required)");
-  o["purge.kind"] = purge_cmd->add_option("--kind", r.kind, "only jobs of this kind");
-  o["purge.queue"] = purge_cmd->add_option("-q,--queue", r.queue, "only jobs of this queue");
-  purge_cmd->add_flag("--dry-run", steer.dry_run, "delete nothing: count (up to 100000) and list the first ids");
-  purge_cmd->add_option("--batch-size", steer.batch_size, "rows per DELETE, each its own transaction (default 1000)");
-  add_steer_common(purge_cmd, "purge");
-  purge_cmd->footer("Example:\n  pgxqd purge --state completed --older-than 7d --dry-run\n"
-                    "Deletes through the finished-jobs index in completed_at order; prints each batch and a summary.");
+  SteerCli steer(app, kDatabaseHelp);
 
   try {
     app.parse(argc, argv);
@@ -195,21 +141,7 @@ int main_entry(int argc, char** argv) {
                            given(o["check.plugins_dir"], r.plugins_dir), r.offline, r.allow_root});
     if (version_cmd->parsed()) return version();
     if (auto code = view.run()) return *code;
-    for (auto& [name, cmd] : steer_cmds) {
-      if (!cmd->parsed()) continue;
-      steer.config = given(o[name + ".config"], r.config);
-      steer.database = given(o[name + ".database"], r.database);
-      steer.table = given(o[name + ".table"], r.table);
-      steer.state = given(o[name + ".state"], r.state);
-      steer.kind = given(o[name + ".kind"], r.kind);
-      steer.queue = given(o[name + ".queue"], r.queue);
-      steer.older_than = given(o[name + ".older_than"], r.older_than);
-      if (name == "retry") return retry_command(steer);
-      if (name == "cancel") return cancel_command(steer);
-      if (name == "pause") return pause_command(steer);
-      if (name == "resume") return resume_command(steer);
-      if (name == "purge") return purge_command(steer);
-    }
+    if (auto code = steer.run()) return *code;
   } catch (const CommandError& e) {
     std::cerr << "pgxqd: " << pg::scrub_password(e.what(), conninfo_for_scrub) << "\n";
     return e.code();
