@@ -52,6 +52,18 @@ void load_old_and_backlog(pg::Connection& conn, const std::string& table, int64_
   settle(conn, table);
 }
 
+// Stops the daemon and fills in what every run reports: its log, the noop jobs' span, their
+// rate, and the daemon's CPU per 1,000 of them between `start` and `end`.
+void finish_run(Daemon& daemon, pg::Connection& conn, const std::string& table, const ProcSample& start,
+                const ProcSample& end, Run& r) {
+  daemon.stop();
+  r.log = daemon.log();
+  r.span = table_span(conn, table, {"noop"});
+  if (r.span.seconds <= 0) throw VerifyError("no measurable span in " + table);
+  r.rate = static_cast<double>(r.span.jobs) / r.span.seconds;
+  r.cpu_ms_per_1k = (end.cpu_s - start.cpu_s) * 1000.0 / (static_cast<double>(r.span.jobs) / 1000.0);
+}
+
 Run retention_run(const Env& env, bool cleaner) {
   const auto& o = env.options;
   const std::string scenario = "retention";
@@ -87,12 +99,7 @@ Run retention_run(const Env& env, bool cleaner) {
     }
     r.cleaned_seconds = seconds_since(t0);
   }
-  daemon.stop();
-  r.log = daemon.log();
-  r.span = table_span(conn, table.name(), {"noop"});
-  if (r.span.seconds <= 0) throw VerifyError("no measurable span in " + table.name());
-  r.rate = static_cast<double>(r.span.jobs) / r.span.seconds;
-  r.cpu_ms_per_1k = (end.cpu_s - start.cpu_s) * 1000.0 / (static_cast<double>(r.span.jobs) / 1000.0);
+  finish_run(daemon, conn, table.name(), start, end, r);
   return r;
 }
 
@@ -173,12 +180,7 @@ Run long_tx_run(const Env& env, bool hold) {
     if (idle_s > 1) r.idle_cpu_percent = (daemon.sample().cpu_s - idle_from.cpu_s) * 100.0 / idle_s;
     holder.exec("COMMIT");
   }
-  daemon.stop();
-  r.log = daemon.log();
-  r.span = table_span(conn, table.name(), {"noop"});
-  if (r.span.seconds <= 0) throw VerifyError("no measurable span in " + table.name());
-  r.rate = static_cast<double>(r.span.jobs) / r.span.seconds;
-  r.cpu_ms_per_1k = (end.cpu_s - start.cpu_s) * 1000.0 / (static_cast<double>(r.span.jobs) / 1000.0);
+  finish_run(daemon, conn, table.name(), start, end, r);
   return r;
 }
 
