@@ -11,11 +11,11 @@ using namespace pgxq::test;
 
 namespace {
 
-// The ```yaml block of the README's ops:http section.
+// The ```yaml block of the README's section on metrics and health endpoints.
 std::string readme_rules() {
   const std::string readme = read_file(source_dir() + "/README.md");
-  const auto begin = readme.find("<!-- ops:http -->");
-  const auto end = readme.find("<!-- /ops:http -->");
+  const auto begin = readme.find("\n### Metrics and health endpoints\n");
+  const auto end = readme.find("\n### ", begin + 1);
   REQUIRE(begin != std::string::npos);
   REQUIRE(end != std::string::npos);
   const std::string section = readme.substr(begin, end - begin);
