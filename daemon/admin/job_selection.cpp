@@ -20,7 +20,8 @@ std::string quote_table(const std::string& table) {
   return out;
 }
 
-std::optional<std::string> param(const std::optional<std::string>& v) { return v; }
+// A view of `v` (NULL when unset): `v` must outlive the statement it is passed to.
+pg::Param param(const std::optional<std::string>& v) { return v ? pg::Param(*v) : pg::Param(); }
 
 }  // namespace
 
