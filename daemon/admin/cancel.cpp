@@ -30,7 +30,7 @@ void validate(const CancelRequest& r) {
                      "are done; `pgxqd purge` deletes them)");
   for (auto id : r.ids)
     if (id <= 0) throw InputError("job id " + std::to_string(id) + " is not valid: ids are positive integers");
-  if (r.batch_size < 1 || r.batch_size > 100000) throw InputError("--batch-size must be between 1 and 100000");
+  check_batch_size(r.batch_size);
 }
 
 CancelResult cancel(pg::Connection& conn, const std::string& table, const CancelRequest& req,

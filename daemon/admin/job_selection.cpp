@@ -45,6 +45,10 @@ std::string operator_name(pg::Connection& conn) {
   return std::string(r.text(0, 0)) + "@" + (host[0] ? host : "unknown-host");
 }
 
+void check_batch_size(int batch_size) {
+  if (batch_size < 1 || batch_size > 100000) throw InputError("--batch-size must be between 1 and 100000");
+}
+
 std::string join_ids(const std::vector<int64_t>& ids) {
   std::string out;
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);

@@ -25,6 +25,9 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// --batch-size of the bulk forms: 1 to 100,000 rows per transaction, else InputError.
+void check_batch_size(int batch_size);
+
 // The database is not in a shape the command can work with (no such table, schema too old).
 // Exit code 1.
 class TableError : public std::runtime_error {

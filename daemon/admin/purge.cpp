@@ -19,7 +19,7 @@ void validate(const PurgeRequest& r) {
                      " cannot be purged: give completed, discarded or failed (available and running jobs are not "
                      "finished; `pgxqd cancel` stops them)");
   if (r.older_than.count() < 0) throw InputError("--older-than must not be negative");
-  if (r.batch_size < 1 || r.batch_size > 100000) throw InputError("--batch-size must be between 1 and 100000");
+  check_batch_size(r.batch_size);
 }
 
 PurgeResult purge(pg::Connection& conn, const std::string& table, const PurgeRequest& req,
