@@ -70,7 +70,7 @@ bool build_concurrently(PGconn* conn, const TableName& t, const ConcurrentIndex&
     if (!equivalent) return false;
     if (*PQgetvalue(equivalent.get(), 0, 0) == 't') return true;
   }
-  return static_cast<bool>(run(conn, "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + quote_identifier(ix.name) + " " +
+  return static_cast<bool>(run(conn, std::string(ix.unique ? "CREATE UNIQUE" : "CREATE") + " INDEX CONCURRENTLY IF NOT EXISTS " + quote_identifier(ix.name) + " " +
                                          ix.definition,
                                {}, PGRES_COMMAND_OK, step, err));
 }

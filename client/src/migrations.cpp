@@ -146,6 +146,43 @@ std::optional<ConcurrentIndex> v6_finished_index_build(const TableName& t) {
                          "ON " + t.sql() + " (state, completed_at) WHERE state IN ('completed', 'failed', 'discarded')", ""};
 }
 
+// v7: what unique jobs, snoozes and periodic jobs need. Two nullable/defaulted columns (adding
+// them rewrites nothing on PostgreSQL 11+, and go-pgxq names its columns in every statement, so
+// its Insert and Client do not see them) and one table beside the job table:
+//   unique_key  — a job's deduplication key (see v8); NULL for ordinary jobs;
+//   snoozes     — how often the job was snoozed (a snooze gives its attempt back, so this is
+//                 what shows, and bounds, a job that snoozes forever);
+//   <table>_periodic — per periodic entry, the last scheduled time enqueued: advanced in the
+//                 transaction that inserts the run, only forwards, so each scheduled time is
+//                 enqueued once, however many daemons and leader changes.
+std::string v7_unique_snooze_periodic(const TableName& t) {
+  return "ALTER TABLE " + t.sql() +
+         "\n"
+         "    ADD COLUMN IF NOT EXISTS unique_key TEXT,\n"
+         "    ADD COLUMN IF NOT EXISTS snoozes    INTEGER NOT NULL DEFAULT 0;\n"
+         "CREATE TABLE IF NOT EXISTS " + t.sibling(t.base + "_periodic") +
+         " (\n"
+         "    name         TEXT        PRIMARY KEY,\n"
+         "    last_run_at  TIMESTAMPTZ NOT NULL,\n"
+         "    last_job_id  BIGINT,\n"
+         "    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()\n"
+         ");\n";
+}
+
+// v8: at most one unfinished (available or running) job per kind and unique_key. Finished jobs
+// leave the index, so a completed job frees its key. Built concurrently: the table is live.
+std::string v8_unique_index(const TableName& t) {
+  return "CREATE UNIQUE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_unique") + " ON " + t.sql() +
+         " (kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running');\n";
+}
+
+std::optional<ConcurrentIndex> v8_unique_index_build(const TableName& t) {
+  return ConcurrentIndex{"idx_" + t.flat() + "_unique",
+                         "ON " + t.sql() +
+                             " (kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running')",
+                         "", true};
+}
+
 constexpr Migration all[] = {
     {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
     {2, "statement-level NOTIFY trigger", v2_notify_trigger},
@@ -153,6 +190,8 @@ constexpr Migration all[] = {
     {4, "claim index with id, for scans that start at a front", v4_front_index, v4_front_index_build},
     {5, "operator controls: paused queues, cancellation requests", v5_control_tables},
     {6, "finished-jobs index (state, completed_at), for stats and purge", v6_finished_index, v6_finished_index_build},
+    {7, "unique_key and snoozes columns, periodic runs table", v7_unique_snooze_periodic},
+    {8, "unique index (kind, unique_key) over unfinished jobs", v8_unique_index, v8_unique_index_build},
 };
 
 }  // namespace

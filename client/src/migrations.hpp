@@ -16,6 +16,7 @@ struct ConcurrentIndex {
   std::string name;        // unquoted; it lives in the table's schema
   std::string definition;  // "ON <table> (...) WHERE ..."
   std::string skip_if;     // "" or a query returning true when an equivalent valid index exists
+  bool unique = false;     // CREATE UNIQUE INDEX
 };
 
 struct Migration {

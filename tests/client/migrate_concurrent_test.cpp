@@ -33,7 +33,7 @@ std::optional<std::string> index_valid(pgxq::pg::Connection& conn, const std::st
 TEST_CASE("migrate: an index build does not block inserts, and a cancelled build is dropped and rebuilt") {
   auto admin = connect();
   const std::string t = unique_name("cic");
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(admin.get(), t.c_str(), &err) == 0, err.message);
   const std::string front = "idx_" + t + "_front";
@@ -77,7 +77,7 @@ TEST_CASE("migrate: an index build does not block inserts, and a cancelled build
   holder.exec("COMMIT");
   REQUIRE_MESSAGE(pgxq_migrate(migrator.get(), t.c_str(), &merr) == 0, merr.message);
   CHECK(index_valid(admin, front) == "true");
-  CHECK(ledger_versions(admin, t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(admin, t) == "1,2,3,4,5,6,7,8");
   CHECK(count_rows(admin, t) == 2);
   CHECK(scalar(admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = $1::int", {migrator_pid}) == 0);
 }
@@ -85,7 +85,7 @@ TEST_CASE("migrate: an index build does not block inserts, and a cancelled build
 TEST_CASE("migrate: a catalog change waiting for a lock does not hold up inserts, and goes through afterwards") {
   auto admin = connect();
   const std::string t = unique_name("lockwait");
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(admin.get(), t.c_str(), &err) == 0, err.message);
   // Migration 2 (the NOTIFY trigger) pending: CREATE TRIGGER needs a lock that inserts hold.
@@ -113,7 +113,7 @@ TEST_CASE("migrate: a catalog change waiting for a lock does not hold up inserts
   holder.exec("COMMIT");
   m.join();
   CHECK_MESSAGE(rc == 0, merr.message);
-  CHECK(ledger_versions(admin, t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(admin, t) == "1,2,3,4,5,6,7,8");
   CHECK(scalar(admin, "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal", {t}) == 1);
   CHECK(count_rows(admin, t) == 2);
 }

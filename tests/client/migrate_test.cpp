@@ -44,11 +44,11 @@ std::string ledger_versions(pgxq::pg::Connection& conn, const std::string& ledge
 TEST_CASE("migrate: creates the table, records every version, and is idempotent") {
   auto conn = connect();
   const std::string t = unique_name("mig");
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6,7,8");
   CHECK(PQtransactionStatus(conn.get()) == PQTRANS_IDLE);
 
   // The columns, defaults and indexes of go-pgxq's table.
@@ -58,7 +58,9 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
                     {t}) ==
         "id:bigint,kind:text,args:jsonb,state:text,queue:text,priority:smallint,attempt:smallint,"
         "max_attempts:smallint,scheduled_at:timestamp with time zone,created_at:timestamp with time zone,"
-        "attempted_at:timestamp with time zone,completed_at:timestamp with time zone,error:text");
+        "attempted_at:timestamp with time zone,completed_at:timestamp with time zone,error:text,"
+        // v7, appended after go-pgxq's columns.
+        "unique_key:text,snoozes:integer");
   CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE tablename = $1 AND indexname IN ($2, $3)",
                {t, "idx_" + t + "_fetch", "idx_" + t + "_rescue"}) == 2);
   CHECK(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_fetch"})
@@ -75,13 +77,13 @@ TEST_CASE("migrate: creates the table, records every version, and is idempotent"
   conn.exec("DROP TABLE " + t);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   CHECK(count_rows(conn, t) == 0);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6,7,8");
 }
 
 TEST_CASE("migrate: two connections migrating the same table at once both succeed") {
   for (int round = 0; round < 3; ++round) {
     const std::string t = unique_name("conc");
-    Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+    Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
     auto a = connect();
     auto b = connect();
     pgxq_error ea{}, eb{};
@@ -92,8 +94,8 @@ TEST_CASE("migrate: two connections migrating the same table at once both succee
     tb.join();
     CHECK_MESSAGE(ra == 0, ea.message);
     CHECK_MESSAGE(rb == 0, eb.message);
-    CHECK(versions(a, "pgxq_schema_migrations", t) == 6);
-    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2,3,4,5,6");
+    CHECK(versions(a, "pgxq_schema_migrations", t) == 8);
+    CHECK(ledger_versions(a, "pgxq_schema_migrations", t) == "1,2,3,4,5,6,7,8");
   }
 }
 
@@ -110,13 +112,13 @@ TEST_CASE("migrate: refuses a connection that is inside a transaction") {
 TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq's INSERT still works") {
   auto conn = connect();
   const std::string t = unique_name("gopgxq");
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   exec_script(conn, go_pgxq_ddl(t));
   int64_t before = go_insert(conn, t, "from_go", "default");
 
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6,7,8");
   CHECK(count_rows(conn, t, "id = " + std::to_string(before) + " AND kind = 'from_go' AND args->>'from' = 'go'") == 1);
 
   // The NOTIFY trigger fires for go-pgxq's own INSERT, with the queue as payload.
@@ -142,7 +144,7 @@ TEST_CASE("migrate: a table created by go-pgxq is upgraded unharmed and go-pgxq'
 TEST_CASE("migrate: a go-pgxq table whose fetch index lacks kind gets a claim index") {
   auto conn = connect();
   const std::string t = unique_name("oldidx");
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   exec_script(conn, replace_all(go_pgxq_ddl(t), "(queue, kind, priority, scheduled_at)", "(queue, priority, scheduled_at)"));
   REQUIRE(scalar_text(conn, "SELECT indexdef FROM pg_indexes WHERE indexname = $1", {"idx_" + t + "_fetch"})
               ->find("(queue, priority, scheduled_at)") != std::string::npos);
@@ -189,7 +191,7 @@ TEST_CASE("migrate: a schema-qualified table") {
   pgxq_error err{};
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
   REQUIRE_MESSAGE(pgxq_migrate(conn.get(), t.c_str(), &err) == 0, err.message);
-  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2,3,4,5,6");
+  CHECK(ledger_versions(conn, schema + ".pgxq_schema_migrations", "jobs") == "1,2,3,4,5,6,7,8");
   CHECK(scalar(conn, "SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname IN ($2, $3)",
                {schema, "idx_" + schema + "_jobs_fetch", "idx_" + schema + "_jobs_rescue"}) == 2);
   CHECK(scalar(conn, "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
@@ -228,11 +230,11 @@ TEST_CASE("schema: the SQL text of every migration, runnable by hand") {
   CHECK(text.find("pg_notify('pgxq_" + t + "'") != std::string::npos);
 
   auto conn = connect();
-  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel; DROP FUNCTION IF EXISTS " + t + "_notify()");
+  Cleanup drop("DROP TABLE IF EXISTS " + t + ", " + t + "_pause, " + t + "_cancel, " + t + "_periodic; DROP FUNCTION IF EXISTS " + t + "_notify()");
   exec_script(conn, text);
   exec_script(conn, text);  // idempotent
   pgxq::client::migrate(conn.get(), t);
-  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6");
+  CHECK(ledger_versions(conn, "pgxq_schema_migrations", t) == "1,2,3,4,5,6,7,8");
   pgxq::client::Options o;
   o.table = t;
   CHECK(pgxq::client::insert(conn.get(), "k", "", o) > 0);

@@ -40,7 +40,7 @@ TempTable::TempTable(const std::string& prefix) : name_(unique_name(prefix)) {
 TempTable::~TempTable() {
   try {
     auto conn = connect();
-    conn.exec("DROP TABLE IF EXISTS " + name_ + ", " + name_ + "_pause, " + name_ + "_cancel CASCADE");
+    conn.exec("DROP TABLE IF EXISTS " + name_ + ", " + name_ + "_pause, " + name_ + "_cancel, " + name_ + "_periodic CASCADE");
     // Migration 2's trigger function and the version ledger outlive the table.
     conn.exec("DROP FUNCTION IF EXISTS " + name_ + "_notify()");
     conn.exec("DELETE FROM pgxq_schema_migrations WHERE job_table = $1", {name_});
