@@ -1,7 +1,8 @@
 // pgxq_insert_many: a batch of jobs through one COPY ... FROM STDIN statement. Every spec is
 // validated before the COPY starts; the rows are rendered into a buffer that is handed to libpq
 // in large chunks. One statement is atomic on its own, so the batch is all-or-nothing whether
-// or not the caller has a transaction open.
+// or not the caller has a transaction open. A batch with unique keys cannot use COPY (it has no
+// ON CONFLICT): it is one INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING instead.
 #include <poll.h>
 #include <simdjson.h>
 
@@ -57,6 +58,67 @@ bool put(PGconn* conn, const std::string& data) {
     if (rc == 1) return true;
     if (rc < 0 || !wait_writable(conn)) return false;
   }
+}
+
+// An element of a PostgreSQL array literal: double-quoted, with double quotes and backslashes escaped.
+void append_array_element(std::string& out, std::string_view v) {
+  out += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+// The batch as one INSERT of parallel arrays (one array parameter per column), skipping rows
+// whose key is taken. ORDER BY the position, so when two specs share a key the first one wins.
+int64_t insert_keyed(PGconn* conn, const TableName& t, const std::vector<ValidJob>& jobs, pgxq_error* err) {
+  std::string kinds = "{", args = "{", queues = "{", priorities = "{", attempts = "{", ats = "{", delays = "{",
+              keys = "{";
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const ValidJob& j = jobs[i];
+    if (i) {
+      for (std::string* a : {&kinds, &args, &queues, &priorities, &attempts, &ats, &delays, &keys}) *a += ',';
+    }
+    append_array_element(kinds, j.kind);
+    append_array_element(args, j.args);
+    append_array_element(queues, j.queue);
+    append_int(priorities, j.priority);
+    append_int(attempts, j.max_attempts);
+    if (j.scheduled_at_us) append_int(ats, *j.scheduled_at_us);
+    else ats += "NULL";
+    if (j.delay_seconds) {
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *j.delay_seconds);
+      delays.append(buf, ec == std::errc() ? end : buf);
+    } else {
+      delays += "NULL";
+    }
+    if (j.unique_key) append_array_element(keys, *j.unique_key);
+    else keys += "NULL";
+  }
+  for (std::string* a : {&kinds, &args, &queues, &priorities, &attempts, &ats, &delays, &keys}) *a += '}';
+  const std::string sql =
+      "INSERT INTO " + t.sql() +
+      " (kind, args, queue, priority, max_attempts, scheduled_at, unique_key)"
+      " SELECT k, a, q, p, m, coalesce('epoch'::timestamptz + at * interval '1 microsecond',"
+      " now() + d * interval '1 second', now()), u"
+      " FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::smallint[], $5::smallint[], $6::int8[], $7::float8[],"
+      " $8::text[]) WITH ORDINALITY AS s(k, a, q, p, m, at, d, u, n) ORDER BY n"
+      " ON CONFLICT " + std::string(unique_conflict_target) + " DO NOTHING";
+  const char* values[8] = {kinds.c_str(), args.c_str(),  queues.c_str(), priorities.c_str(),
+                           attempts.c_str(), ats.c_str(), delays.c_str(), keys.c_str()};
+  Result r(PQexecParams(conn, sql.c_str(), 8, nullptr, values, nullptr, nullptr, 0));
+  if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
+    set_pg_error(err, conn, r.get(), "insert into " + t.given());
+    explain_missing_unique_index(conn, t, err);
+    return -1;
+  }
+  const char* n = PQcmdTuples(r.get());
+  int64_t inserted = -1;
+  std::from_chars(n, n + std::char_traits<char>::length(n), inserted);
+  if (inserted < 0) set_error(err, "insert into " + t.given() + ": no row count in '" + std::string(n) + "'");
+  return inserted;
 }
 
 // Ends the COPY (successfully when `abort_reason` is null) and collects the server's verdict.
@@ -126,6 +188,7 @@ extern "C" int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_
     std::vector<ValidJob> valid;
     valid.reserve(count);
     bool any_delay = false;
+    bool any_key = false;
     // The caller's specs are struct_size bytes apart, whatever this library's sizeof is.
     const size_t stride = jobs[0].struct_size;
     for (size_t i = 0; i < count; ++i) {
@@ -137,12 +200,14 @@ extern "C" int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_
       auto job = validate_job(spec.kind, spec.args_json, opts, parser, what, err);
       if (!job) return -1;
       any_delay = any_delay || job->delay_seconds.has_value();
+      any_key = any_key || job->unique_key.has_value();
       valid.push_back(*job);
     }
     if (!conn) {
       set_error(err, "08006", "pgxq_insert_many: the connection is NULL");
       return -1;
     }
+    if (any_key) return insert_keyed(conn, *t, valid, err);
     const std::string ctx = "insert into " + t->given();
 
     // COPY cannot evaluate now() + delay per row, so delays become absolute times against the

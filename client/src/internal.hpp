@@ -55,6 +55,10 @@ bool read_job_spec(const pgxq_job_spec* array, size_t stride, size_t index, pgxq
 // write_schema_info copies no more than it covers.
 bool check_schema_info(const pgxq_schema_info* out, pgxq_error* err);
 void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noexcept;
+// The caller's pgxq_insert_result, written like pgxq_schema_info: struct_size checked (out NULL
+// is refused), then no more than it covers copied.
+bool check_insert_result(const pgxq_insert_result* out, pgxq_error* err);
+void write_insert_result(const pgxq_insert_result& result, pgxq_insert_result* out) noexcept;
 // `id` in double quotes: SQL quoting for the identifiers libpgxq builds from a validated table
 // name (they contain no '"' to escape).
 std::string quote_identifier(std::string_view id);
@@ -91,6 +95,7 @@ struct ValidJob {
   int max_attempts = PGXQ_DEFAULT_MAX_ATTEMPTS;
   std::optional<int64_t> scheduled_at_us;  // absolute, microseconds since the Unix epoch
   std::optional<double> delay_seconds;
+  std::optional<std::string_view> unique_key;  // unset: an ordinary job
 };
 
 // Validates one job (options as read_insert_opts gave them); `what` names it in messages ("" for
@@ -108,5 +113,19 @@ std::string format_timestamp_utc(int64_t unix_us);
 inline constexpr int64_t min_scheduled_us = -62135596800LL * 1000000;  // 0001-01-01 00:00:00 UTC
 inline constexpr int64_t max_scheduled_us = 253402300799LL * 1000000;  // 9999-12-31 23:59:59 UTC
 inline constexpr double max_delay_seconds = 1e10;
+// A unique key is an index entry with the kind; a btree entry must fit in a third of a page, so
+// longer keys are refused up front (hash them: the key only has to be distinct).
+inline constexpr size_t max_unique_key_bytes = 1000;
+
+// The ON CONFLICT target that names the unique index of migration 8 (its columns and predicate).
+inline constexpr const char* unique_conflict_target =
+    "(kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running')";
+
+// A keyed insert into a table below migration 8 fails with 42703 (no unique_key column, below 7)
+// or 42P10 (no index matching the conflict target: 7, or 8's build interrupted). Replaces such an
+// error's message in `err` with what to do (the SQLSTATE stays) and returns true; any other
+// error is left as it is. Reads the table's version when the connection is outside a
+// transaction (inside one the failed statement has aborted it).
+bool explain_missing_unique_index(PGconn* conn, const TableName& t, pgxq_error* err);
 
 }  // namespace pgxq::client::detail

@@ -1,6 +1,7 @@
 // Validation of one job's fields, shared by pgxq_insert and pgxq_insert_many so both refuse
 // exactly the same inputs before anything is sent: kind, args (valid JSON object, checked with
-// simdjson), queue, priority and max_attempts within SMALLINT, and a representable schedule.
+// simdjson), queue, priority and max_attempts within SMALLINT, a representable schedule, and a
+// unique key that fits in the unique index.
 #include <simdjson.h>
 
 #include <cmath>
@@ -108,6 +109,14 @@ std::optional<ValidJob> validate_job(const char* kind, const char* args_json, co
     if (!std::isfinite(o.delay_seconds) || std::fabs(o.delay_seconds) > max_delay_seconds)
       return fail("delay_seconds must be a finite number of seconds within +/-1e10");
     job.delay_seconds = o.delay_seconds;
+  }
+  if (o.unique_key) {
+    const std::string_view key(o.unique_key);
+    if (key.empty()) return fail("unique_key must not be empty (leave it NULL for a job without one)");
+    if (key.size() > max_unique_key_bytes)
+      return fail("unique_key is " + std::to_string(key.size()) + " bytes, more than " +
+                  std::to_string(max_unique_key_bytes) + " (use a hash of what makes the job distinct)");
+    job.unique_key = key;
   }
   return job;
 }

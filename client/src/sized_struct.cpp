@@ -1,4 +1,5 @@
-// The caller's size-tagged structs (pgxq_insert_opts, pgxq_job_spec, pgxq_schema_info): checking
+// The caller's size-tagged structs (pgxq_insert_opts, pgxq_job_spec, pgxq_schema_info,
+// pgxq_insert_result): checking
 // struct_size against the layouts this library knows, and copying no more than it covers, so
 // programs built against an older (smaller) header keep working and a garbage size is refused
 // before anything else of the struct is touched.
@@ -16,6 +17,8 @@ namespace {
 constexpr size_t insert_opts_size_1_0 = offsetof(pgxq_insert_opts, delay_seconds) + sizeof(double);
 constexpr size_t job_spec_size_1_0 = offsetof(pgxq_job_spec, opts) + sizeof(const pgxq_insert_opts*);
 constexpr size_t schema_info_size_1_0 = offsetof(pgxq_schema_info, latest_version) + sizeof(int);
+// pgxq_insert_result came with 1.1: its first layout.
+constexpr size_t insert_result_size_1_1 = offsetof(pgxq_insert_result, inserted) + sizeof(int);
 
 struct Layout {
   const char* name;
@@ -30,6 +33,8 @@ constexpr Layout job_spec_layout{"pgxq_job_spec", "PGXQ_JOB_SPEC_INIT or pgxq_jo
                                  sizeof(pgxq_job_spec)};
 constexpr Layout schema_info_layout{"pgxq_schema_info", "PGXQ_SCHEMA_INFO_INIT or pgxq_schema_info_init()",
                                     schema_info_size_1_0, sizeof(pgxq_schema_info)};
+constexpr Layout insert_result_layout{"pgxq_insert_result", "PGXQ_INSERT_RESULT_INIT or pgxq_insert_result_init()",
+                                      insert_result_size_1_1, sizeof(pgxq_insert_result)};
 
 bool check_size(size_t given, const Layout& l, std::string_view what, pgxq_error* err) {
   if (given >= l.first && given <= l.current) return true;
@@ -97,6 +102,20 @@ void write_schema_info(const pgxq_schema_info& info, pgxq_schema_info* out) noex
   constexpr size_t first_field = offsetof(pgxq_schema_info, table_exists);
   std::memcpy(reinterpret_cast<unsigned char*>(out) + first_field,
               reinterpret_cast<const unsigned char*>(&info) + first_field, out->struct_size - first_field);
+}
+
+bool check_insert_result(const pgxq_insert_result* out, pgxq_error* err) {
+  if (!out) {
+    set_error(err, "pgxq_insert_ex: out is NULL");
+    return false;
+  }
+  return check_size(out->struct_size, insert_result_layout, {}, err);
+}
+
+void write_insert_result(const pgxq_insert_result& result, pgxq_insert_result* out) noexcept {
+  constexpr size_t first_field = offsetof(pgxq_insert_result, id);
+  std::memcpy(reinterpret_cast<unsigned char*>(out) + first_field,
+              reinterpret_cast<const unsigned char*>(&result) + first_field, out->struct_size - first_field);
 }
 
 }  // namespace pgxq::client::detail

@@ -15,7 +15,7 @@
  *     structs below only grow at their end. Anything else is an incompatible change, which
  *     bumps the SONAME to libpgxq.so.2.
  *   - The structs the caller allocates and the library reads or fills (pgxq_insert_opts,
- *     pgxq_job_spec, pgxq_schema_info) begin with `struct_size`, which must be the struct's
+ *     pgxq_job_spec, pgxq_schema_info, pgxq_insert_result) begin with `struct_size`, which must be the struct's
  *     sizeof as the caller was compiled: initialise them with the PGXQ_..._INIT macro or the
  *     pgxq_..._init() function next to them (or, in a designated initialiser, set
  *     .struct_size = sizeof(the struct) yourself). The library reads or writes only
@@ -62,9 +62,18 @@ typedef struct pgxq_insert_opts {
   int has_scheduled_at;       int64_t scheduled_at_unix_us; /* absolute, microseconds since epoch */
   int has_delay;              double delay_seconds;         /* now() + delay */
   /* New fields are only ever appended here (see "Compatibility" above). */
+  /* Since 1.1. NULL: an ordinary job. A key makes the job unique: at most one unfinished
+   * (available, scheduled, waiting for a retry, or running) job per (kind, unique_key) in the
+   * table. Inserting while such a job exists inserts nothing and gives that job's id (see
+   * pgxq_insert_ex); once it completes, fails or is discarded the key is free again. Queue,
+   * args, priority and schedule are not part of it: put whatever should make jobs distinct into
+   * the key ("user:42:2026-12-02"). Not empty, at most 1000 bytes. Needs the table at migration
+   * 8 (pgxq_migrate); below it the insert fails with a message saying so. A program built
+   * against 1.0 passes a struct_size that ends before this field: its jobs have no key. */
+  const char* unique_key;
 } pgxq_insert_opts;
 
-#define PGXQ_INSERT_OPTS_INIT {sizeof(pgxq_insert_opts), NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0}
+#define PGXQ_INSERT_OPTS_INIT {sizeof(pgxq_insert_opts), NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0, NULL}
 
 /* Inline, so that struct_size is the size this program was compiled with. */
 static inline void pgxq_insert_opts_init(pgxq_insert_opts* opts) {
@@ -75,9 +84,40 @@ static inline void pgxq_insert_opts_init(pgxq_insert_opts* opts) {
 /* Inserts one job; args_json NULL or "" means {}; opts NULL means every default. Returns the
  * new id (> 0) or -1. The job is judged before the connection is looked at, so with conn NULL
  * it only validates: -1 with an empty SQLSTATE for bad input, -1 with SQLSTATE 08006 ("the
- * connection is NULL") for a job that would be accepted. */
+ * connection is NULL") for a job that would be accepted. With opts->unique_key set and the key
+ * taken, nothing is inserted and the id returned is the existing job's: use pgxq_insert_ex to
+ * tell the two apart. */
 int64_t pgxq_insert(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
                     pgxq_error* err);
+
+/* What pgxq_insert_ex did (since 1.1). Initialise with PGXQ_INSERT_RESULT_INIT (or
+ * pgxq_insert_result_init); the library writes only the bytes struct_size covers. */
+typedef struct pgxq_insert_result {
+  size_t struct_size;  /* sizeof(pgxq_insert_result) as compiled: set by the initialisers */
+  int64_t id;          /* the job's id: the new one, or the unfinished job holding the key */
+  int inserted;        /* 1: a job was inserted; 0: the unique key was taken, nothing inserted */
+  /* Fields are only appended (8-byte ones: this layout ends in 4 bytes of padding). */
+} pgxq_insert_result;
+
+#define PGXQ_INSERT_RESULT_INIT {sizeof(pgxq_insert_result), 0, 0}
+
+static inline void pgxq_insert_result_init(pgxq_insert_result* result) {
+  pgxq_insert_result defaults = PGXQ_INSERT_RESULT_INIT;
+  *result = defaults;
+}
+
+/* Since 1.1. pgxq_insert, and says in `out` whether the job was inserted or its unique key was
+ * taken (then out->id is the holder's id and nothing was inserted). Returns 0 or -1 (`out` is
+ * untouched on -1). Without a unique key it always inserts.
+ * A keyed insert is INSERT ... ON CONFLICT DO NOTHING RETURNING id; when it inserts nothing, a
+ * second statement reads the holder's id (in READ COMMITTED it has a new snapshot, so it sees a
+ * holder that committed after the first statement began), and if the holder finished in between
+ * the insert is tried again (a few times, then -1 with SQLSTATE 40001: try again). Concurrent
+ * inserts of one key wait for each other: exactly one inserts, the others get its id once it
+ * commits. Under REPEATABLE READ or SERIALIZABLE a conflict with a job the transaction's snapshot
+ * cannot see is the server's serialization failure (-1, SQLSTATE 40001): retry the transaction. */
+int pgxq_insert_ex(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
+                   pgxq_insert_result* out, pgxq_error* err);
 
 /* One job of a batch. Initialise with PGXQ_JOB_SPEC_INIT (or pgxq_job_spec_init); every spec of
  * one array must carry the same struct_size, by which pgxq_insert_many steps through it. */
@@ -98,7 +138,12 @@ static inline void pgxq_job_spec_init(pgxq_job_spec* spec) {
 
 /* Inserts `count` jobs through COPY into `table` (NULL: default). All-or-nothing: every spec
  * is validated before anything is sent, and a refused spec's message starts with
- * "job <index>: " (its index in `jobs`). Returns the number inserted or -1. */
+ * "job <index>: " (its index in `jobs`). Returns the number inserted or -1.
+ * Unique keys: when any spec has opts->unique_key, the batch is one INSERT ... ON CONFLICT DO
+ * NOTHING instead of COPY (still one statement, all-or-nothing), and a spec whose key is taken
+ * — by an unfinished job in the table, or by an earlier spec of the same batch — is skipped:
+ * the count returned is of the jobs inserted, so count minus it were skipped. To learn each
+ * job's id (new or existing), insert them one by one with pgxq_insert_ex. */
 int64_t pgxq_insert_many(PGconn* conn, const char* table, const pgxq_job_spec* jobs, size_t count, pgxq_error* err);
 
 /* Validates a table name exactly as go-pgxq does. Returns 0 if valid, -1 with the rule broken. */

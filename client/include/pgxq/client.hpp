@@ -6,6 +6,10 @@
 //   o.queue = "emails";
 //   o.delay = std::chrono::minutes(5);
 //   int64_t id = pgxq::client::insert(conn, "send_email", R"({"to": "a@example.com"})", o);
+//
+//   o.unique_key = "welcome:user:42";   // at most one unfinished job per (kind, key)
+//   auto r = pgxq::client::insert_ex(conn, "send_email", R"({"to": "a@example.com"})", o);
+//   if (!r.inserted) { /* r.id is the job already waiting or running with that key */ }
 #pragma once
 
 #include <pgxq/client.h>
@@ -33,7 +37,8 @@ private:
 };
 
 // Unset fields take the defaults: table pgxq_job, queue "default", priority 0, max_attempts 5,
-// scheduled now. Set at most one of scheduled_at and delay.
+// scheduled now, no unique key. Set at most one of scheduled_at and delay. unique_key: see
+// pgxq_insert_opts.unique_key in client.h (at most one unfinished job per kind and key).
 struct Options {
   std::optional<std::string> table;
   std::optional<std::string> queue;
@@ -41,6 +46,13 @@ struct Options {
   std::optional<int> max_attempts;
   std::optional<std::chrono::system_clock::time_point> scheduled_at;
   std::optional<std::chrono::duration<double>> delay;
+  std::optional<std::string> unique_key;
+};
+
+// What insert_ex did: `inserted`, or the unique key was taken and `id` is the holder's.
+struct InsertResult {
+  int64_t id = 0;
+  bool inserted = false;
 };
 
 struct JobSpec {
@@ -75,6 +87,7 @@ inline pgxq_insert_opts to_c(const Options& o) {
     c.has_delay = 1;
     c.delay_seconds = o.delay->count();
   }
+  if (o.unique_key) c.unique_key = o.unique_key->c_str();
   return c;
 }
 
@@ -89,7 +102,18 @@ inline int64_t insert(PGconn* conn, const std::string& kind, const std::string& 
   return id;
 }
 
-// Inserts a batch through COPY, all-or-nothing; returns the number of jobs inserted.
+// insert, telling whether the job was inserted or its unique key was taken (see pgxq_insert_ex).
+inline InsertResult insert_ex(PGconn* conn, const std::string& kind, const std::string& args = {},
+                              const Options& options = {}) {
+  pgxq_error e{};
+  pgxq_insert_opts c = detail::to_c(options);
+  pgxq_insert_result r = PGXQ_INSERT_RESULT_INIT;
+  if (pgxq_insert_ex(conn, kind.c_str(), args.c_str(), &c, &r, &e) != 0) detail::raise(e);
+  return {r.id, r.inserted != 0};
+}
+
+// Inserts a batch through COPY, all-or-nothing; returns the number of jobs inserted. Jobs whose
+// unique key is taken are skipped (not counted; see pgxq_insert_many).
 inline int64_t insert_many(PGconn* conn, std::span<const JobSpec> jobs, const std::string& table = PGXQ_DEFAULT_TABLE) {
   std::vector<pgxq_insert_opts> opts;
   opts.reserve(jobs.size());
