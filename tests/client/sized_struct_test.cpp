@@ -178,3 +178,27 @@ TEST_CASE("sized structs: NULL options are the defaults, and specs may share or 
   CHECK(count_rows(conn, table.name(), "kind = 'mixed' AND queue = 'urgent' AND priority = -5 AND max_attempts = 5") == 2);
   CHECK(count_rows(conn, table.name(), "kind = 'mixed' AND queue = 'default' AND priority = 0 AND max_attempts = 20") == 2);
 }
+
+TEST_CASE("sized structs: 1.0 options give a job without a unique key, and the result is written within its struct_size") {
+  TempTable table("sized");
+  auto conn = connect();
+  // A 1.0 caller's options end before unique_key: whatever lies past them is never read.
+  GuardedBytes opts_bytes(insert_opts_size_1_0);
+  auto* opts = opts_bytes.as<pgxq_insert_opts>();
+  std::memset(static_cast<void*>(opts), 0, insert_opts_size_1_0);
+  opts->struct_size = insert_opts_size_1_0;
+  opts->table = table.name().c_str();
+  // The result's first (1.1) layout, ending at the guard page: writing past it would crash.
+  constexpr size_t result_size_1_1 = offsetof(pgxq_insert_result, inserted) + sizeof(int);
+  GuardedBytes result_bytes(result_size_1_1);
+  auto* result = result_bytes.as<pgxq_insert_result>();
+  std::memset(static_cast<void*>(result), 0, result_size_1_1);
+  result->struct_size = result_size_1_1;
+  pgxq_error err{};
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE_MESSAGE(pgxq_insert_ex(conn.get(), "same", nullptr, opts, result, &err) == 0, err.message);
+    CHECK(result->inserted == 1);
+    CHECK(result->id > 0);
+  }
+  CHECK(count_rows(conn, table.name(), "kind = 'same' AND unique_key IS NULL") == 2);
+}
