@@ -81,7 +81,12 @@ std::vector<JobRow> lock_jobs(pg::Connection& conn, const JobTables& t, const st
 
 nlohmann::json to_json(const std::vector<Skipped>& skipped) {
   auto out = nlohmann::json::array();
-  for (const auto& s : skipped) out.push_back({{"id", s.id}, {"state", s.state}, {"reason", s.reason}});
+  for (const auto& s : skipped) {
+    nlohmann::json j{{"id", s.id}, {"state", s.state}, {"reason", s.reason}};
+    if (s.unique_key) j["unique_key"] = *s.unique_key;
+    if (s.holder) j["holder"] = *s.holder;
+    out.push_back(std::move(j));
+  }
   return out;
 }
 
@@ -101,7 +106,8 @@ std::string finished_batch_sql(const JobTables& t, const FinishedWalk& walk, con
          (walk.follow_up.empty() ? std::string() : ", follow_up AS (" + walk.follow_up + ")") +
          ", last AS (SELECT completed_at, id FROM picked ORDER BY " + (null_pass ? "id DESC" : "completed_at DESC, id DESC") +
          " LIMIT 1) SELECT (SELECT count(*) FROM changed), (SELECT string_agg(id::text, ',' ORDER BY id) FROM (SELECT id FROM "
-         "changed ORDER BY id LIMIT " + std::to_string(kSampleIds) + ") s), last.completed_at::text, last.id FROM last";
+         "changed ORDER BY id LIMIT " + std::to_string(kSampleIds) + ") s), last.completed_at::text, last.id" +
+         (walk.report.empty() ? std::string() : ", (" + walk.report + ")::text") + " FROM last";
 }
 
 WalkResult walk_finished(pg::Connection& conn, const JobTables& t, const FinishedWalk& walk, const std::string& action,
@@ -133,6 +139,7 @@ WalkResult walk_finished(pg::Connection& conn, const JobTables& t, const Finishe
       }
       if (!r.is_null(0, 2)) last_at = std::string(r.text(0, 2));
       last_id = std::string(r.text(0, 3));
+      if (!walk.report.empty() && !r.is_null(0, 4)) result.reports.emplace_back(r.text(0, 4));
       result.total += rows;
       result.batches++;
       if (progress) progress({result.batches, rows, result.total});

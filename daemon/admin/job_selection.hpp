@@ -76,6 +76,9 @@ struct Skipped {
   int64_t id = 0;
   std::string state;
   std::string reason;
+  // Set when the job's unique key is taken: the key, and the unfinished job holding it.
+  std::optional<std::string> unique_key = std::nullopt;
+  std::optional<int64_t> holder = std::nullopt;
 };
 nlohmann::json to_json(const std::vector<Skipped>& skipped);
 
@@ -93,6 +96,9 @@ struct FinishedWalk {
   int batch_size = kDefaultBatchSize;
   // Optional: another data-modifying statement in the same batch, reading CTE `changed (id)`.
   std::string follow_up;
+  // Optional: a scalar SQL expression over `picked` and `changed` whose text, when not NULL, is
+  // collected per batch into WalkResult::reports (e.g. what the action left alone, and why).
+  std::string report;
 };
 struct WalkProgress {
   int batch = 0;
@@ -103,6 +109,7 @@ struct WalkResult {
   int64_t total = 0;
   int batches = 0;
   std::vector<int64_t> sample;  // the first kSampleIds ids changed
+  std::vector<std::string> reports;  // FinishedWalk::report of each batch that had one
 };
 WalkResult walk_finished(pg::Connection& conn, const JobTables& t, const FinishedWalk& walk, const std::string& action,
                          const std::function<void(const WalkProgress&)>& progress);

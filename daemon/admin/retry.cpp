@@ -1,6 +1,9 @@
 // admin/retry: failed and discarded jobs back to available, by id or in batches.
 #include "admin/retry.hpp"
 
+#include <map>
+#include <utility>
+
 namespace pgxq::admin {
 
 namespace {
@@ -15,6 +18,84 @@ std::string id_array(const std::vector<int64_t>& ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
   return out + "}";
+}
+
+// How often a statement that met a key taken by a concurrent insert is run again.
+constexpr int kKeyRaceAttempts = 3;
+
+bool unique_violation(const pg::Error& e) { return e.sqlstate() == "23505"; }
+
+// Tables below migration 7 have no unique_key column: nothing to guard there.
+bool has_unique_key(pg::Connection& conn, const JobTables& t) {
+  auto r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = "
+                     "'unique_key' AND NOT attisdropped)",
+                     {t.quoted});
+  return r.text(0, 0) == "t";
+}
+
+Skipped key_taken(int64_t id, const std::string& state, const std::string& kind, const std::string& key,
+                  int64_t holder, const std::string& holder_state) {
+  return {id,
+          state,
+          state + ", and its unique key '" + key + "' (kind " + kind + ") is held by job " + std::to_string(holder) +
+              " (" + holder_state + "): retrying it would make two unfinished jobs with one key; retry it once job " +
+              std::to_string(holder) + " has finished",
+          key,
+          holder};
+}
+
+// Of `ids` (locked, failed or discarded), those whose key is free; the others go to `skipped`.
+std::vector<int64_t> free_keys(pg::Connection& conn, const JobTables& t, const std::vector<int64_t>& ids,
+                               RetryResult& result) {
+  auto r = conn.exec("SELECT j.id, j.state, j.kind, j.unique_key, h.id, h.state FROM " + t.quoted +
+                         " j LEFT JOIN LATERAL (SELECT id, state FROM " + t.quoted +
+                         " WHERE kind = j.kind AND unique_key = j.unique_key AND state IN ('available', 'running')"
+                         " ORDER BY id LIMIT 1) h ON true"
+                         " WHERE j.id = ANY($1::int8[]) AND j.unique_key IS NOT NULL ORDER BY j.id",
+                     {id_array(ids)});
+  std::map<int64_t, bool> blocked;
+  std::map<std::pair<std::string, std::string>, int64_t> claimed;  // (kind, key) -> the id retried with it
+  for (int i = 0; i < r.rows(); ++i) {
+    const int64_t id = r.int64(i, 0);
+    const std::string state(r.text(i, 1)), kind(r.text(i, 2)), key(r.text(i, 3));
+    if (!r.is_null(i, 4)) {
+      result.skipped.push_back(key_taken(id, state, kind, key, r.int64(i, 4), std::string(r.text(i, 5))));
+      blocked[id] = true;
+    } else if (auto [at, fresh] = claimed.emplace(std::pair{kind, key}, id); !fresh) {
+      result.skipped.push_back(key_taken(id, state, kind, key, at->second, "retried by this same command"));
+      blocked[id] = true;
+    }
+  }
+  std::vector<int64_t> out;
+  for (auto id : ids)
+    if (!blocked.count(id)) out.push_back(id);
+  result.key_taken = static_cast<int64_t>(blocked.size());
+  return out;
+}
+
+RetryResult retry_ids(pg::Connection& conn, const JobTables& t, const RetryRequest& req) {
+  RetryResult result;
+  result.dry_run = req.dry_run;
+  result.by_id = true;
+  pg::Transaction tx(conn);
+  std::vector<int64_t> ids;
+  for (const auto& row : lock_jobs(conn, t, req.ids)) {
+    if (retryable(row.state)) ids.push_back(row.id);
+    else
+      result.skipped.push_back({row.id, row.state,
+                                row.state == "completed" ? "completed: nothing to retry"
+                                : row.state == "running" ? "running now: not retried (cancel it first if it must stop)"
+                                                         : "already available: it runs when due"});
+  }
+  if (!ids.empty() && has_unique_key(conn, t)) ids = free_keys(conn, t, ids, result);
+  result.retried = static_cast<int64_t>(ids.size());
+  result.sample = ids;
+  if (req.dry_run || ids.empty()) return result;  // the transaction rolls back
+  conn.exec("UPDATE " + t.quoted + " SET " + kRetrySet + " WHERE id = ANY($1::int8[]) AND state IN ('failed', 'discarded')",
+            {id_array(ids)});
+  conn.exec("DELETE FROM " + t.cancel + " WHERE job_id = ANY($1::int8[])", {id_array(ids)});
+  tx.commit();
+  return result;
 }
 
 }  // namespace
@@ -37,29 +118,17 @@ RetryResult retry(pg::Connection& conn, const std::string& table, const RetryReq
                   const std::function<void(const WalkProgress&)>& progress) {
   validate(req);
   const JobTables t(conn, table);
+  if (!req.ids.empty()) {
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return retry_ids(conn, t, req);
+      } catch (const pg::Error& e) {
+        if (!unique_violation(e) || attempt == kKeyRaceAttempts) throw;
+      }
+    }
+  }
   RetryResult result;
   result.dry_run = req.dry_run;
-  if (!req.ids.empty()) {
-    result.by_id = true;
-    pg::Transaction tx(conn);
-    std::vector<int64_t> ids;
-    for (const auto& row : lock_jobs(conn, t, req.ids)) {
-      if (retryable(row.state)) ids.push_back(row.id);
-      else
-        result.skipped.push_back({row.id, row.state,
-                                  row.state == "completed" ? "completed: nothing to retry"
-                                  : row.state == "running" ? "running now: not retried (cancel it first if it must stop)"
-                                                           : "already available: it runs when due"});
-    }
-    result.retried = static_cast<int64_t>(ids.size());
-    result.sample = ids;
-    if (req.dry_run || ids.empty()) return result;  // the transaction rolls back
-    conn.exec("UPDATE " + t.quoted + " SET " + kRetrySet + " WHERE id = ANY($1::int8[]) AND state IN ('failed', 'discarded')",
-              {id_array(ids)});
-    conn.exec("DELETE FROM " + t.cancel + " WHERE job_id = ANY($1::int8[])", {id_array(ids)});
-    tx.commit();
-    return result;
-  }
 
   FinishedWalk walk;
   walk.state = *req.state;
@@ -75,20 +144,56 @@ RetryResult retry(pg::Connection& conn, const std::string& table, const RetryReq
     result.sample = p.sample;
     return result;
   }
-  const std::string action = "UPDATE " + t.quoted + " j SET " + kRetrySet +
-                             " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text RETURNING j.id";
+  std::string action = "UPDATE " + t.quoted + " j SET " + kRetrySet +
+                       " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text";
+  if (has_unique_key(conn, t)) {
+    // The statement's snapshot does not see the rows it updates itself, so besides "no other
+    // unfinished job holds the key" the batch retries only the lowest id of each key it holds.
+    const std::string same_key = "kind = j.kind AND unique_key = j.unique_key";
+    action += " AND (j.unique_key IS NULL OR (NOT EXISTS (SELECT 1 FROM " + t.quoted + " h WHERE h." + same_key +
+              " AND h.state IN ('available', 'running')) AND j.id = (SELECT min(p.id) FROM " + t.quoted +
+              " p WHERE p.id = ANY (ARRAY(SELECT id FROM picked)) AND p." + same_key + " AND p.state = $1::text)))";
+    // What the guard left alone, with the holder: one retried in this batch, or one already there.
+    walk.report =
+        "SELECT json_agg(s ORDER BY s.id) FROM (SELECT j.id, j.state, j.kind, j.unique_key, coalesce((SELECT w.id FROM changed c JOIN " +
+        t.quoted + " w ON w.id = c.id WHERE w." + same_key + " LIMIT 1), (SELECT h.id FROM " + t.quoted + " h WHERE h." +
+        same_key + " AND h.state IN ('available', 'running') ORDER BY h.id LIMIT 1)) AS holder, coalesce((SELECT h.state FROM " +
+        t.quoted + " h WHERE h." + same_key +
+        " AND h.state IN ('available', 'running') ORDER BY h.id LIMIT 1), 'retried by this same command') AS holder_state FROM " +
+        t.quoted + " j WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text AND j.unique_key IS NOT NULL"
+        " AND j.id NOT IN (SELECT id FROM changed)) s WHERE s.holder IS NOT NULL";
+  }
+  action += " RETURNING j.id";
   // A cancellation request left for a retried job would discard it again: dropped with it.
   walk.follow_up = "DELETE FROM " + t.cancel + " c USING changed x WHERE c.job_id = x.id";
-  auto w = walk_finished(conn, t, walk, action, progress);
-  result.retried = w.total;
-  result.batches = w.batches;
-  result.sample = w.sample;
-  return result;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      // Run again after a key race: the jobs retried so far are no longer in the state walked.
+      auto w = walk_finished(conn, t, walk, action, progress);
+      result.retried += w.total;
+      result.batches += w.batches;
+      result.sample.insert(result.sample.end(), w.sample.begin(), w.sample.end());
+      if (result.sample.size() > kSampleIds) result.sample.resize(kSampleIds);
+      for (const auto& report : w.reports) {
+        for (const auto& s : nlohmann::json::parse(report)) {
+          ++result.key_taken;
+          if (result.skipped.size() < kSampleIds)
+            result.skipped.push_back(key_taken(s["id"].get<int64_t>(), s["state"].get<std::string>(),
+                                               s["kind"].get<std::string>(), s["unique_key"].get<std::string>(),
+                                               s["holder"].get<int64_t>(), s["holder_state"].get<std::string>()));
+        }
+      }
+      return result;
+    } catch (const pg::Error& e) {
+      if (!unique_violation(e) || attempt == kKeyRaceAttempts) throw;
+    }
+  }
 }
 
 nlohmann::json to_json(const RetryResult& r) {
-  return {{"dry_run", r.dry_run}, {"retried", r.retried}, {"count_capped", r.count_capped}, {"batches", r.batches},
-          {"ids", r.sample},      {"skipped", to_json(r.skipped)}};
+  return {{"dry_run", r.dry_run}, {"retried", r.retried},           {"count_capped", r.count_capped},
+          {"batches", r.batches}, {"ids", r.sample},                 {"skipped", to_json(r.skipped)},
+          {"key_taken", r.key_taken}};
 }
 
 }  // namespace pgxq::admin

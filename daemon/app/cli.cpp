@@ -22,9 +22,9 @@ namespace {
 
 // Options filled by CLI11; the optionals are set from the option counts after parsing.
 struct Raw {
-  std::string config, database, table, plugins_dir, queue, in, at, kind, args;
+  std::string config, database, table, plugins_dir, queue, in, at, kind, args, unique_key;
   int priority = 0, max_attempts = 0;
-  bool allow_root = false, from_stdin = false, offline = false;
+  bool allow_root = false, from_stdin = false, offline = false, json = false;
 };
 
 std::optional<std::string> given(CLI::Option* opt, const std::string& value) {
@@ -85,8 +85,14 @@ int main_entry(int argc, char** argv) {
                                         "job table (default: the queue's [queues.<name>] table, else [worker] table, else pgxq_job)");
   enq->add_flag("--stdin", r.from_stdin,
                 "read one JSON object per line, {\"kind\":..., \"args\":{...}, \"queue\":..., \"priority\":..., "
-                "\"max_attempts\":...}, and insert them all in one transaction; prints the count");
+                "\"max_attempts\":..., \"unique_key\":...}, and insert them all in one transaction; prints the count");
+  o["enqueue.unique_key"] = enq->add_option(
+      "--unique-key", r.unique_key,
+      "insert only if no unfinished (available or running) job of this kind holds this key; prints the id, new or "
+      "existing, and whether it was inserted");
+  enq->add_flag("--json", r.json, "print one JSON object ({\"id\":..., \"inserted\":...}) instead of text");
   enq->footer("Examples:\n  pgxqd enqueue hello '{\"name\":\"world\"}' --queue default --priority 1 --in 10s\n"
+              "  pgxqd enqueue send_digest '{\"user\":42}' --unique-key digest:user:42:2026-12-02\n"
               "  printf '%s\\n' '{\"kind\":\"hello\",\"args\":{\"name\":\"a\"}}' | pgxqd enqueue --stdin");
 
   auto* check = app.add_subcommand("check-config", "Validate the config and load the plugins; exit 0 only if `run` would start");
@@ -132,7 +138,9 @@ int main_entry(int argc, char** argv) {
       if (o["enqueue.max_attempts"]->count()) eo.max_attempts = r.max_attempts;
       eo.in = given(o["enqueue.in"], r.in);
       eo.at = given(o["enqueue.at"], r.at);
+      eo.unique_key = given(o["enqueue.unique_key"], r.unique_key);
       eo.from_stdin = r.from_stdin;
+      eo.json = r.json;
       if (eo.from_stdin && o["enqueue.args"]->count()) throw CommandError(kExitUsage, "--stdin takes no ARGS_JSON");
       return enqueue(eo, std::cin);
     }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <pgxq/client.h>
 #include <simdjson.h>
 
@@ -24,6 +25,7 @@ struct JobFields {
   std::optional<std::string> queue;
   std::optional<int> priority, max_attempts;
   std::optional<double> delay_seconds;
+  std::optional<std::string> unique_key;
 };
 
 // libpgxq's options for `f`, from its defaults; the strings stay owned by `f`.
@@ -42,6 +44,7 @@ pgxq_insert_opts insert_opts(const JobFields& f) {
     o.has_delay = 1;
     o.delay_seconds = *f.delay_seconds;
   }
+  if (f.unique_key) o.unique_key = f.unique_key->c_str();
   return o;
 }
 
@@ -91,8 +94,13 @@ Line parse_line(simdjson::dom::parser& parser, const std::string& text, size_t n
       line.fields.priority = int32(v, key);
     } else if (key == "max_attempts") {
       line.fields.max_attempts = int32(v, key);
+    } else if (key == "unique_key") {
+      std::string_view s;
+      if (v.get_string().get(s)) throw bad("\"unique_key\" must be a string");
+      line.fields.unique_key = std::string(s);
     } else {
-      throw bad("unknown field \"" + std::string(key) + "\" (expected kind, args, queue, priority, max_attempts)");
+      throw bad("unknown field \"" + std::string(key) +
+                "\" (expected kind, args, queue, priority, max_attempts, unique_key)");
     }
   }
   if (!have_kind) throw bad("\"kind\" is missing");
@@ -147,7 +155,7 @@ int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
   simdjson::dom::parser parser;
   std::vector<Line> batch;
   std::string table;  // every line of `batch` goes to this table
-  int64_t total = 0;
+  int64_t total = 0, keyed = 0, skipped = 0;
   auto flush = [&] {
     if (batch.empty()) return;
     std::vector<pgxq_insert_opts> opts(batch.size());
@@ -168,6 +176,7 @@ int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
     }
     if (n < 0) throw CommandError(insert_exit_code(err), insert_failure(o, table, err) + "; nothing was inserted");
     total += n;
+    skipped += static_cast<int64_t>(batch.size()) - n;  // only lines whose unique key was taken
     batch.clear();
   };
   std::string text;
@@ -176,6 +185,7 @@ int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
     ++number;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
     Line line = parse_line(parser, text, number);
+    if (line.fields.unique_key) ++keyed;
     std::string line_table = table_for(o, *ctx.config, line.fields.queue);
     if (line_table != table || batch.size() >= kBatch) flush();
     table = std::move(line_table);
@@ -183,7 +193,12 @@ int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
   }
   flush();
   tx.commit();
-  std::cout << total << "\n";
+  if (o.json)
+    std::cout << nlohmann::json{{"inserted", total}, {"skipped", skipped}}.dump() << "\n";
+  else if (keyed)
+    std::cout << total << " inserted, " << skipped << " skipped (their unique key was taken)\n";
+  else
+    std::cout << total << "\n";
   return kExitOk;
 }
 
@@ -192,9 +207,9 @@ int from_stdin(const Context& ctx, const EnqueueOptions& o, std::istream& in) {
 int enqueue(const EnqueueOptions& o, std::istream& in) {
   Context ctx = resolve(o.config, o.database);
   if (o.from_stdin) {
-    if (!o.kind.empty() || o.queue || o.priority || o.max_attempts || o.in || o.at)
+    if (!o.kind.empty() || o.queue || o.priority || o.max_attempts || o.in || o.at || o.unique_key)
       throw CommandError(kExitUsage, "--stdin takes every job from stdin: give no KIND, ARGS_JSON, --queue, --priority, "
-                                     "--max-attempts, --in or --at with it");
+                                     "--max-attempts, --in, --at or --unique-key with it (a line may have \"unique_key\")");
     if (o.table) resolve_table(o.table, *ctx.config);  // a bad --table is a usage error before any input is read
     return from_stdin(ctx, o, in);
   }
@@ -204,7 +219,7 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
   if (o.args.empty())
     throw CommandError(kExitUsage, "ARGS_JSON is empty (pass a JSON object, e.g. '{\"name\":\"world\"}', or leave it out for {})");
 
-  JobFields fields{o.queue, o.priority, o.max_attempts, std::nullopt};
+  JobFields fields{o.queue, o.priority, o.max_attempts, std::nullopt, o.unique_key};
   if (o.in) {
     auto d = config::parse_duration(*o.in);
     if (!d.ok()) throw CommandError(kExitUsage, "--in: " + d.error);
@@ -232,9 +247,21 @@ int enqueue(const EnqueueOptions& o, std::istream& in) {
     }
   }
   err = pgxq_error{};
-  int64_t id = pgxq_insert(conn.get(), o.kind.c_str(), o.args.c_str(), &opts, &err);
-  if (id < 0) throw CommandError(insert_exit_code(err), insert_failure(o, table, err));
-  std::cout << id << "\n";
+  pgxq_insert_result result = PGXQ_INSERT_RESULT_INIT;
+  if (pgxq_insert_ex(conn.get(), o.kind.c_str(), o.args.c_str(), &opts, &result, &err) != 0)
+    throw CommandError(insert_exit_code(err), insert_failure(o, table, err));
+  if (o.json) {
+    nlohmann::json j{{"id", result.id}, {"inserted", result.inserted != 0}, {"kind", o.kind}, {"table", table}};
+    j["unique_key"] = o.unique_key ? nlohmann::json(*o.unique_key) : nlohmann::json();
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else if (!o.unique_key) {
+    std::cout << result.id << "\n";
+  } else if (result.inserted) {
+    std::cout << result.id << " inserted\n";
+  } else {
+    std::cout << result.id << " already there: job " << result.id << " (" << o.kind << ") holds unique key '"
+              << *o.unique_key << "'; nothing was inserted\n";
+  }
   return kExitOk;
 }
 

@@ -119,6 +119,10 @@ int retry_command(const SteerOptions& o) {
                 << (r.retried ? "\nthey are available now, with attempt 0: each gets its max_attempts again" : "")
                 << "\n";
     for (const auto& s : r.skipped) std::cout << "not retried: job " << s.id << " is " << s.reason << "\n";
+    int64_t listed = 0;
+    for (const auto& s : r.skipped) listed += s.unique_key ? 1 : 0;
+    if (r.key_taken > listed)
+      std::cout << "not retried: " << r.key_taken - listed << " more job(s) whose unique key is held by another unfinished job\n";
   }
   return r.skipped.empty() ? kExitOk : kExitFailure;
 }
