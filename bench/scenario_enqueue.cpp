@@ -2,7 +2,9 @@
 // in batches) against the same work without libpgxq: the same INSERT through plain
 // PQexecParams, and a raw COPY of the same rows. Each run on a fresh table; rounds alternate
 // the library and its ceiling and the best of each is kept, so a noisy moment on a shared
-// machine does not decide the ratio.
+// machine does not decide the ratio. Also insert-many with a unique key per job (one INSERT ...
+// ON CONFLICT DO NOTHING over arrays per batch, as libpgxq sends it) against the same
+// insert-many without keys (COPY), in the same rounds: what unique keys cost a bulk insert.
 #include <pgxq/client.h>
 
 #include <algorithm>
@@ -70,19 +72,32 @@ void raw_copy(PGconn* conn, const std::string& table, int64_t from, int64_t coun
   while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
 }
 
-double run_insert_many(const Env& env, int64_t n, int batch, bool library) {
+// `keyed`: every job has its own unique key ("noop:<i>"), so all are inserted, through libpgxq's
+// ON CONFLICT path instead of COPY.
+double run_insert_many(const Env& env, int64_t n, int batch, bool library, bool keyed = false) {
   JobTable table(env, "enqueue");
   pg::Connection conn(env.conninfo);
-  std::vector<std::string> args;
+  std::vector<std::string> args, keys;
+  std::vector<pgxq_insert_opts> opts;
   std::vector<pgxq_job_spec> specs;
   auto start = Clock::now();
   for (int64_t from = 0; from < n; from += batch) {
     int64_t count = std::min<int64_t>(batch, n - from);
     if (library) {
       args.clear();
+      keys.clear();
+      opts.clear();
       specs.clear();
-      for (int64_t i = from; i < from + count; ++i) args.push_back(args_for(i));
-      for (auto& a : args) specs.push_back(pgxq_job_spec{sizeof(pgxq_job_spec), "noop", a.c_str(), nullptr});
+      for (int64_t i = from; i < from + count; ++i) {
+        args.push_back(args_for(i));
+        if (keyed) keys.push_back("noop:" + std::to_string(i));
+      }
+      if (keyed) {
+        opts.assign(args.size(), pgxq_insert_opts PGXQ_INSERT_OPTS_INIT);
+        for (size_t k = 0; k < keys.size(); ++k) opts[k].unique_key = keys[k].c_str();
+      }
+      for (size_t k = 0; k < args.size(); ++k)
+        specs.push_back(pgxq_job_spec{sizeof(pgxq_job_spec), "noop", args[k].c_str(), keyed ? &opts[k] : nullptr});
       pgxq_error err{};
       if (pgxq_insert_many(conn.get(), table.name().c_str(), specs.data(), specs.size(), &err) != count)
         throw std::runtime_error(std::string("pgxq_insert_many: ") + err.message);
@@ -99,13 +114,14 @@ double run_insert_many(const Env& env, int64_t n, int batch, bool library) {
 
 void scenario_enqueue(const Env& env, Report& report) {
   const auto& o = env.options;
-  double one = 0, one_ceiling = 0, many = 0, many_ceiling = 0;
+  double one = 0, one_ceiling = 0, many = 0, many_ceiling = 0, many_keyed = 0;
   for (int round = 1; round <= o.rounds; ++round) {
     progress("enqueue", "round " + std::to_string(round) + " of " + std::to_string(o.rounds));
     one = std::max(one, run_insert_one(env, o.enqueue_one, true));
     one_ceiling = std::max(one_ceiling, run_insert_one(env, o.enqueue_one, false));
     many = std::max(many, run_insert_many(env, o.enqueue_many, o.enqueue_batch, true));
     many_ceiling = std::max(many_ceiling, run_insert_many(env, o.enqueue_many, o.enqueue_batch, false));
+    many_keyed = std::max(many_keyed, run_insert_many(env, o.enqueue_many, o.enqueue_batch, true, true));
   }
   auto figure = [&](const std::string& name, double value, int64_t jobs) {
     Figure f;
@@ -133,7 +149,13 @@ void scenario_enqueue(const Env& env, Report& report) {
   f2.target = ">= 80% of raw COPY";
   f2.met = *f2.ratio >= 0.80;
   Figure c2 = figure("ceiling: raw COPY (PQputCopyData), same batches", many_ceiling, o.enqueue_many);
-  for (auto* f : {&f1, &c1, &f2, &c2}) report.figures.push_back(*f);
+  Figure f3 = figure("pgxq_insert_many x " + std::to_string(o.enqueue_many) + " with a unique key each, batches of " +
+                         std::to_string(o.enqueue_batch) + " (INSERT ... ON CONFLICT DO NOTHING)" + rounds,
+                     many_keyed, o.enqueue_many);
+  f3.ceiling = many;
+  f3.ceiling_name = "pgxq_insert_many without keys (COPY), same run";
+  f3.ratio = many_keyed / many;
+  for (auto* f : {&f1, &c1, &f2, &c2, &f3}) report.figures.push_back(*f);
 }
 
 }  // namespace pgxq::bench
