@@ -149,19 +149,23 @@ RetryResult retry(pg::Connection& conn, const std::string& table, const RetryReq
   if (has_unique_key(conn, t)) {
     // The statement's snapshot does not see the rows it updates itself, so besides "no other
     // unfinished job holds the key" the batch retries only the lowest id of each key it holds.
+    // Both subqueries are uncorrelated or index lookups: a batch costs O(batch), not O(batch²).
     const std::string same_key = "kind = j.kind AND unique_key = j.unique_key";
+    const std::string picked_keyed = " WHERE p.id = ANY (ARRAY(SELECT id FROM picked)) AND p.unique_key IS NOT NULL";
     action += " AND (j.unique_key IS NULL OR (NOT EXISTS (SELECT 1 FROM " + t.quoted + " h WHERE h." + same_key +
-              " AND h.state IN ('available', 'running')) AND j.id = (SELECT min(p.id) FROM " + t.quoted +
-              " p WHERE p.id = ANY (ARRAY(SELECT id FROM picked)) AND p." + same_key + " AND p.state = $1::text)))";
-    // What the guard left alone, with the holder: one retried in this batch, or one already there.
-    walk.report =
-        "SELECT json_agg(s ORDER BY s.id) FROM (SELECT j.id, j.state, j.kind, j.unique_key, coalesce((SELECT w.id FROM changed c JOIN " +
-        t.quoted + " w ON w.id = c.id WHERE w." + same_key + " LIMIT 1), (SELECT h.id FROM " + t.quoted + " h WHERE h." +
-        same_key + " AND h.state IN ('available', 'running') ORDER BY h.id LIMIT 1)) AS holder, coalesce((SELECT h.state FROM " +
-        t.quoted + " h WHERE h." + same_key +
-        " AND h.state IN ('available', 'running') ORDER BY h.id LIMIT 1), 'retried by this same command') AS holder_state FROM " +
-        t.quoted + " j WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text AND j.unique_key IS NOT NULL"
-        " AND j.id NOT IN (SELECT id FROM changed)) s WHERE s.holder IS NOT NULL";
+              " AND h.state IN ('available', 'running')) AND j.id IN (SELECT min(p.id) FROM " + t.quoted + " p" +
+              picked_keyed + " AND p.state = $1::text GROUP BY p.kind, p.unique_key)))";
+    // What the guard left alone, with the holder: the job of the key retried in this batch, or
+    // the unfinished one already there.
+    walk.report = "SELECT json_agg(s ORDER BY s.id) FROM (SELECT j.id, j.state, j.kind, j.unique_key,"
+                  " coalesce(w.id, h.id) AS holder, coalesce(h.state, 'retried by this same command') AS holder_state"
+                  " FROM " + t.quoted + " j"
+                  " LEFT JOIN (SELECT p.id, p.kind, p.unique_key FROM " + t.quoted + " p" + picked_keyed +
+                  " AND p.id IN (SELECT id FROM changed)) w ON w.kind = j.kind AND w.unique_key = j.unique_key"
+                  " LEFT JOIN LATERAL (SELECT id, state FROM " + t.quoted + " WHERE " + same_key +
+                  " AND state IN ('available', 'running') ORDER BY id LIMIT 1) h ON true"
+                  " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text AND j.unique_key IS NOT NULL"
+                  " AND j.id NOT IN (SELECT id FROM changed)) s WHERE s.holder IS NOT NULL";
   }
   action += " RETURNING j.id";
   // A cancellation request left for a retried job would discard it again: dropped with it.
