@@ -188,8 +188,9 @@ TEST_CASE("sized structs: 1.0 options give a job without a unique key, and the r
   std::memset(static_cast<void*>(opts), 0, insert_opts_size_1_0);
   opts->struct_size = insert_opts_size_1_0;
   opts->table = table.name().c_str();
-  // The result's first (1.1) layout, ending at the guard page: writing past it would crash.
-  constexpr size_t result_size_1_1 = offsetof(pgxq_insert_result, inserted) + sizeof(int);
+  // The result as a 1.1 caller compiles it (its first layout, padding included, so that it stays
+  // aligned when it ends at the guard page): writing past it would crash.
+  constexpr size_t result_size_1_1 = sizeof(pgxq_insert_result);
   GuardedBytes result_bytes(result_size_1_1);
   auto* result = result_bytes.as<pgxq_insert_result>();
   std::memset(static_cast<void*>(result), 0, result_size_1_1);
