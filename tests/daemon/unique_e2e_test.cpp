@@ -68,12 +68,16 @@ TEST_CASE("enqueue --unique-key: prints the id and whether it inserted, in text 
   REQUIRE_MESSAGE(batch.code == 0, batch.err);
   CHECK(batch.out == "1 inserted, 2 skipped (their unique key was taken)\n");
   CHECK(count_jobs(t.name(), "kind = 'noop' AND unique_key IS NOT NULL") == 2);
+  auto batch_json = run({pgxqd(), "enqueue", "--stdin", "--json", "--table", t.name()}, {},
+                        std::string(R"({"kind":"noop","unique_key":"user:43"})") + "\n" + R"({"kind":"noop"})" + "\n");
+  REQUIRE_MESSAGE(batch_json.code == 0, batch_json.err);
+  CHECK(batch_json.out == "{\"inserted\":1,\"skipped\":1}\n");
 
   // An empty key is bad input: exit 64, nothing inserted.
   auto empty = enqueue_keyed(t.name(), "noop", "");
   CHECK(empty.code == 64);
   CHECK(contains(empty.err, "unique_key must not be empty"));
-  CHECK(count_jobs(t.name(), "true") == 4);
+  CHECK(count_jobs(t.name(), "true") == 5);
 }
 
 TEST_CASE("enqueue --unique-key on a table below migration 8: a clear error naming pgxqd migrate, nothing inserted") {
