@@ -14,8 +14,11 @@ std::optional<JobDetail> show_job(pg::Connection& conn, const std::string& table
       " scheduled_at::text, extract(epoch FROM scheduled_at - now())::float8,"
       " created_at::text, extract(epoch FROM created_at - now())::float8,"
       " attempted_at::text, extract(epoch FROM attempted_at - now())::float8,"
-      " completed_at::text, extract(epoch FROM completed_at - now())::float8, error, now()::text\n"
-      "  FROM " + t.quoted + " WHERE id = $1::bigint",
+      " completed_at::text, extract(epoch FROM completed_at - now())::float8, error, now()::text,"
+      // NULL on a table below schema v7, which has no snoozes column (to_jsonb names only those
+      // it has).
+      " (to_jsonb(j) ->> 'snoozes')::int4\n"
+      "  FROM " + t.quoted + " j WHERE id = $1::bigint",
       {pg::Param(id_text)});
   if (r.rows() == 0) return std::nullopt;
   JobDetail j;
@@ -38,6 +41,7 @@ std::optional<JobDetail> show_job(pg::Connection& conn, const std::string& table
   j.completed_in_seconds = opt_double(r, 0, 16);
   j.error = opt_text(r, 0, 17);
   j.database_time = std::string(r.text(0, 18));
+  if (!r.is_null(0, 19)) j.snoozes = static_cast<int>(r.int64(0, 19));
   if (t.has_pause_table)
     j.queue_paused = conn.exec("SELECT 1 FROM " + t.pause_quoted + " WHERE queue = $1", {pg::Param(j.queue)}).rows() > 0;
   if (t.has_cancel_table) {
@@ -61,6 +65,7 @@ nlohmann::json to_json(const JobDetail& j) {
           {"priority", j.priority},
           {"attempt", j.attempt},
           {"max_attempts", j.max_attempts},
+          {"snoozes", opt(j.snoozes)},
           {"scheduled_at", j.scheduled_at},
           {"scheduled_in_seconds", j.scheduled_in_seconds},
           {"created_at", j.created_at},

@@ -27,6 +27,8 @@ struct JobDetail {
   // Operator controls (schema v5): a pending cancellation request, and whether its queue is paused.
   std::optional<std::string> cancel_requested_at;
   bool queue_paused = false;
+  // How often the job snoozed (schema v7); nullopt on a table without the column.
+  std::optional<int> snoozes;
 };
 
 // nullopt when no job has that id. Throws TableMissing, pg::Error.

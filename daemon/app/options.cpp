@@ -19,6 +19,7 @@ config::Defaults config_defaults() {
   d.worker.shutdown_timeout = engine.shutdown_timeout;
   d.worker.cancel_grace = engine.cancel_grace;
   d.worker.max_args_bytes = engine.max_args_bytes;
+  d.worker.max_snoozes = engine.max_snoozes;
   d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
   const queue::MaintenanceOptions& m = engine.maintenance;
   d.retention = {m.retention.completed, m.retention.discarded, m.retention.failed, m.retention.interval,
@@ -39,6 +40,7 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.shutdown_timeout = config.worker.shutdown_timeout;
   o.cancel_grace = config.worker.cancel_grace;
   o.max_args_bytes = config.worker.max_args_bytes;
+  o.max_snoozes = config.worker.max_snoozes;
   o.backoff = {config.backoff.initial, config.backoff.max, config.backoff.multiplier, config.backoff.jitter};
   const config::DatabaseTimeouts& t = config.database.timeouts;
   o.timeouts.connect = t.connect_timeout;

@@ -59,6 +59,7 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
   restart(fresh.worker.shutdown_timeout != running.worker.shutdown_timeout, "worker.shutdown_timeout");
   restart(fresh.worker.cancel_grace != running.worker.cancel_grace, "worker.cancel_grace");
   restart(fresh.worker.max_args_bytes != running.worker.max_args_bytes, "worker.max_args_bytes");
+  restart(fresh.worker.max_snoozes != running.worker.max_snoozes, "worker.max_snoozes");
   restart(fresh.backoff.initial != running.backoff.initial || fresh.backoff.max != running.backoff.max ||
               fresh.backoff.multiplier != running.backoff.multiplier || fresh.backoff.jitter != running.backoff.jitter,
           "backoff");

@@ -34,6 +34,7 @@ std::string render(const admin::JobDetail& j, const std::string& table) {
       {"queue:", safe(j.queue) + (j.queue_paused ? " (paused)" : "")},
       {"state:", j.state + (j.cancel_requested_at ? " (cancellation requested at " + whole_seconds(*j.cancel_requested_at) + ")" : "")},
       {"attempt:", std::to_string(j.attempt) + " of " + std::to_string(j.max_attempts)},
+      {"snoozes:", j.snoozes ? std::to_string(*j.snoozes) : "- (the table has no snoozes column: pgxqd migrate)"},
       {"priority:", std::to_string(j.priority)},
       {"scheduled_at:", when(j.scheduled_at, j.scheduled_in_seconds)},
       {"created_at:", when(j.created_at, j.created_in_seconds)},

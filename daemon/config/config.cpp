@@ -377,7 +377,7 @@ private:
     const std::string s = "worker";
     check_keys(t, s,
                {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace",
-                "handler_statement_timeout", "max_args_bytes"});
+                "handler_statement_timeout", "max_args_bytes", "max_snoozes"});
     auto& w = cfg_.worker;
     get_table_name(t, s, w.table);
     get_duration(t, s, "poll_interval", w.poll_interval, false);
@@ -388,6 +388,7 @@ private:
     get_duration(t, s, "cancel_grace", w.cancel_grace, true);
     get_timeout(t, s, "handler_statement_timeout", w.handler_statement_timeout);
     get_int(t, s, "max_args_bytes", w.max_args_bytes, 1024, 1 << 30);
+    get_int(t, s, "max_snoozes", w.max_snoozes, 0, 2147483647);
   }
 
   void backoff(const toml::table& t) {

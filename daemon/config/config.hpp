@@ -82,6 +82,7 @@ struct WorkerConfig {
   std::chrono::milliseconds cancel_grace{0};
   std::chrono::milliseconds handler_statement_timeout{0};  // zero: the server's setting
   int max_args_bytes = 0;
+  int max_snoozes = 0;  // 0: no bound
 };
 
 // The delay between attempts: initial × multiplier^(attempt-1), capped at max, times a random

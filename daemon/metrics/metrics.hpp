@@ -22,7 +22,7 @@ struct MetricsOptions {
   std::vector<std::string> queues;
   std::vector<std::string> kinds;  // handled kinds
   std::string version;             // pgxqd's
-  std::string plugin_abi;          // "1.0"
+  std::string plugin_abi;          // "1.1"
 };
 
 class Metrics {

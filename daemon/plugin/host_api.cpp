@@ -258,6 +258,7 @@ int job_max_attempts(const pgxq_plugin_job* j) noexcept { return j ? j->job.max_
 int job_priority(const pgxq_plugin_job* j) noexcept { return j ? j->job.priority : 0; }
 int64_t job_scheduled_at(const pgxq_plugin_job* j) noexcept { return j ? j->job.scheduled_at_us : 0; }
 int64_t job_created_at(const pgxq_plugin_job* j) noexcept { return j ? j->job.created_at_us : 0; }
+int job_snoozes(const pgxq_plugin_job* j) noexcept { return j ? j->job.snoozes : 0; }
 
 // ---- SQL ----
 
@@ -409,6 +410,7 @@ constexpr pgxq_plugin_host kHost = {
     .log = log,
     .set_message = set_message,
     .set_delay_ms = set_delay_ms,
+    .job_snoozes = job_snoozes,
 };
 
 }  // namespace
@@ -433,9 +435,8 @@ queue::Outcome to_outcome(int code, const pgxq_plugin_job& job) {
     case PGXQ_OUTCOME_PANIC:
       return queue::Outcome::panic(std::move(message));
     case PGXQ_OUTCOME_SNOOZE:
-      return queue::Outcome::error("handler returned unknown outcome code 3 (SNOOZE is reserved and not supported "
-                                   "by plugin ABI " + std::to_string(PGXQ_PLUGIN_ABI_MAJOR) + "." +
-                                   std::to_string(PGXQ_PLUGIN_ABI_MINOR) + ")");
+      // The message is ignored: a snooze is not an error, and the row keeps its previous text.
+      return queue::Outcome::snooze(std::chrono::milliseconds(job.delay_ms.value_or(0)));
     default:
       return queue::Outcome::error("handler returned unknown outcome code " + std::to_string(code));
   }

@@ -213,17 +213,33 @@ std::optional<pg::Error> Completer::try_write(const TableSql& table, std::span<C
       std::this_thread::sleep_for(session_.next_backoff());
     }
   }
-  report(records, applied);
+  report(table, records, applied);
   return std::nullopt;
 }
 
-void Completer::report(std::span<CompletionRecord* const> records, const std::unordered_set<int64_t>& applied) {
+void Completer::log_snooze(const CompletionRecord& r, const TableSql& table) {
+  if (table.snoozes_column)
+    core_->log->info("job {} kind={} queue={}: snoozed for {}ms (snooze {}{}), attempt {} given back", r.id, r.kind,
+                     r.queue, r.resolution.delay.count(), r.snoozes + 1,
+                     core_->options.max_snoozes > 0 ? " of at most " + std::to_string(core_->options.max_snoozes)
+                                                    : std::string(", no limit"),
+                     r.attempt);
+  else
+    core_->log->info("job {} kind={} queue={}: snoozed for {}ms (not counted: table {} has no snoozes column), "
+                     "attempt {} given back",
+                     r.id, r.kind, r.queue, r.resolution.delay.count(), table.table, r.attempt);
+}
+
+void Completer::report(const TableSql& table, std::span<CompletionRecord* const> records,
+                       const std::unordered_set<int64_t>& applied) {
   for (auto* r : records) {
     if (applied.count(r->id)) {
       count_outcome(*r->counters, r->resolution.state);
       if (auto* observer = core_->options.observer.get())
         observer->finished(r->queue, r->kind, finish_outcome(r->resolution, r->panicked), r->handler_duration);
-      if (r->resolution.state != JobState::completed)
+      if (r->resolution.refund_attempt)
+        log_snooze(*r, table);
+      else if (r->resolution.state != JobState::completed)
         core_->log->log(r->resolution.state == JobState::available ? spdlog::level::info : spdlog::level::warn,
                         "job {} kind={} queue={}: {} after attempt {}: {}", r->id, r->kind, r->queue,
                         r->resolution.state == JobState::available ? "retry scheduled" : to_string(r->resolution.state),

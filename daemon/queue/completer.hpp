@@ -42,6 +42,7 @@ struct CompletionRecord {
   Resolution resolution;
   bool panicked = false;  // the handler panicked (for the observer: resolution says discarded)
   std::optional<std::chrono::microseconds> handler_duration;  // none when no handler ran
+  int snoozes = 0;  // the job's snoozes before this run (Job::snoozes), for the snooze's log line
 };
 
 class Completer {
@@ -66,7 +67,10 @@ private:
   // while the engine runs, for failures that pass by themselves). The error when the database
   // refused it for a row's sake; nullopt when written, or given up on stop (logged).
   std::optional<pg::Error> try_write(const TableSql& table, std::span<CompletionRecord* const> records);
-  void report(std::span<CompletionRecord* const> records, const std::unordered_set<int64_t>& applied);
+  void report(const TableSql& table, std::span<CompletionRecord* const> records,
+              const std::unordered_set<int64_t>& applied);
+  // One info line per snooze written: delay, how many so far and the bound.
+  void log_snooze(const CompletionRecord& record, const TableSql& table);
   bool stop_requested();
 
   std::shared_ptr<Core> core_;

@@ -183,8 +183,20 @@ void Engine::Impl::check_database() {
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.oid = to_regclass($1)",
         {t.quoted});
-    if (qualified.rows() == 1) t = TableSql(name, std::string(qualified.text(0, 0)));
+    // From the catalog, not the ledger: a table whose version this role cannot read, or one
+    // made by hand, says by its columns what the statements may name.
+    const bool snoozes_column =
+        conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'snoozes'"
+                  " AND attnum > 0 AND NOT attisdropped)",
+                  {t.quoted})
+            .text(0, 0) == "t";
+    if (qualified.rows() == 1) t = TableSql(name, std::string(qualified.text(0, 0)), snoozes_column);
+    else t = TableSql(name, t.quoted, snoozes_column);
     t.front_index = check.has_front_index();
+    if (!snoozes_column)
+      core->log->warn("job table {} has no snoozes column (schema version 7): snoozed jobs are neither counted nor "
+                      "bounded by [worker] max_snoozes; run `pgxqd migrate --table {}`",
+                      name, name);
     for (const auto& warning : check.warnings(core->options.listen, core->options.poll_interval))
       core->log->warn("{}", warning);
     // A paused queue claims nothing from the first claim on (Control keeps it up to date).

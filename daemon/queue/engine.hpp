@@ -44,6 +44,10 @@ struct EngineOptions {
   // A job whose args are longer than this (as JSON text) is failed without being run or read in
   // full: the claim returns only the length of such args.
   int64_t max_args_bytes = 16 * 1024 * 1024;
+  // How often one job may snooze (each snooze gives its attempt back): a snooze when it already
+  // has this many is recorded as a failed attempt instead. 0: no bound. Needs the table's
+  // snoozes column (schema v7); without it snoozes are not counted, so not bounded.
+  int max_snoozes = 100;
   BackoffPolicy backoff;
   Timeouts timeouts;                 // connects, keepalives, statements, locks, pool waits
   std::vector<QueueOptions> queues;  // empty: one queue "default"

@@ -104,7 +104,8 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
   bool panicked = false;
   auto submit = [&](Resolution resolution) {
     completer.submit(CompletionRecord{target.table, target.counters, job.id, job.attempt, job.attempted_at_us,
-                                      job.kind, job.queue, std::move(resolution), panicked, handler_duration});
+                                      job.kind, job.queue, std::move(resolution), panicked, handler_duration,
+                                      job.snoozes});
   };
   if (job.withheld_args_bytes) {
     // The same args would be too long on every attempt: failed for good, never run.
@@ -188,7 +189,8 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
     }
   }
 
-  submit(resolve(outcome, job.attempt, job.max_attempts, core.options.backoff, core.random_unit()));
+  submit(resolve(outcome, job.attempt, job.max_attempts, core.options.backoff, core.random_unit(),
+                 SnoozeBound{job.snoozes, core.options.max_snoozes}));
 }
 
 }  // namespace pgxq::queue

@@ -33,6 +33,9 @@ struct Job {
   // Set by the claim (clock_timestamp()): unique per claim of the job, so every write of its
   // outcome is guarded by it (see TableSql).
   int64_t attempted_at_us = 0;
+  // How often the job was snoozed before this run (schema v7's snoozes column; 0 on a table
+  // without it, see TableSql::snoozes_column).
+  int snoozes = 0;
 };
 
 // Handlers log at spdlog's levels, like every other part of the daemon.

@@ -13,8 +13,16 @@ const char* to_string(JobState s) noexcept {
   return "failed";
 }
 
+std::string snooze_limit_error(int snoozes) {
+  return "snoozed " + std::to_string(snoozes) + " times, the limit ([worker] max_snoozes)";
+}
+
 Resolution resolve(const Outcome& outcome, int attempt, int max_attempts, const BackoffPolicy& backoff,
-                   double unit_sample) {
+                   double unit_sample, SnoozeBound snooze) {
+  // Beyond the bound a snooze is an ordinary failed attempt, with the backoff: the job ends
+  // `failed` once its attempts are used up, with the reason in its error.
+  if (outcome.code == OutcomeCode::snooze && snooze.max > 0 && snooze.snoozes >= snooze.max)
+    return resolve(Outcome::error(snooze_limit_error(snooze.snoozes)), attempt, max_attempts, backoff, unit_sample);
   Resolution r;
   switch (outcome.code) {
     case OutcomeCode::complete:

@@ -22,8 +22,19 @@ struct Resolution {
   bool refund_attempt = false;            // snooze: the attempt does not count
 };
 
+// How often the job may still snooze: a snooze when it already has `max` (> 0) is a failed
+// attempt instead, so a job cannot snooze forever unnoticed. `max` 0: no bound (also on a
+// table without the snoozes column, where `snoozes` is always 0).
+struct SnoozeBound {
+  int snoozes = 0;  // Job::snoozes
+  int max = 0;      // [worker] max_snoozes
+};
+
+// The error a snooze beyond the bound is recorded with.
+std::string snooze_limit_error(int snoozes);
+
 // `unit_sample` in [0,1) drives the backoff jitter.
 Resolution resolve(const Outcome& outcome, int attempt, int max_attempts, const BackoffPolicy& backoff,
-                   double unit_sample);
+                   double unit_sample, SnoozeBound snooze = {});
 
 }  // namespace pgxq::queue

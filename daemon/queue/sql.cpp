@@ -84,7 +84,8 @@ std::pair<std::string, std::string> args_columns(int64_t max_args_bytes) {
 // reason, instead of failing the whole claim with "smallint out of range". attempted_at is
 // clock_timestamp(), not now(): claims of one row are serialised by its lock, so each gets a
 // later value than the one before, which makes it the claim's token (TableSql).
-std::string claim_update(const std::string& T, const std::string& where, int64_t max_args_bytes) {
+std::string claim_update(const std::string& T, const std::string& where, int64_t max_args_bytes,
+                         bool snoozes_column) {
   const auto [args, withheld_length] = args_columns(max_args_bytes);
   const std::string can_run = "j.attempt < " + std::to_string(kMaxAttempt);
   return "UPDATE " + T + " j SET"
@@ -97,7 +98,8 @@ std::string claim_update(const std::string& T, const std::string& where, int64_t
          " WHERE " + where +
          " RETURNING j.id, j.kind, " + args + ", j.attempt, j.max_attempts, j.priority, " + epoch_us("j.scheduled_at") +
          ", " + epoch_us("j.created_at") + ", " + epoch_us("j.attempted_at") +
-         ", j.state, CASE WHEN j.state = 'failed' THEN j.error END, " + withheld_length;
+         ", j.state, CASE WHEN j.state = 'failed' THEN j.error END, " + withheld_length + ", " +
+         (snoozes_column ? "j.snoozes" : "0::int4");
 }
 
 // Jobs `running` for longer than rescue_after, and running jobs whose attempted_at no claim
@@ -126,8 +128,8 @@ std::string rescue_update(const std::string& T, const std::string& extra_where) 
 
 TableSql::TableSql(const std::string& t) : TableSql(t, quote_table(t)) {}
 
-TableSql::TableSql(const std::string& t, std::string qualified)
-    : table(t), quoted(std::move(qualified)), notify_channel(channel_for(t)) {
+TableSql::TableSql(const std::string& t, std::string qualified, bool snoozes)
+    : table(t), quoted(std::move(qualified)), notify_channel(channel_for(t)), snoozes_column(snoozes) {
   const std::string T = quoted;
   // The guards below are written `(state || '') = 'running'` on purpose. A plain
   // `state = 'running'` matches the partial rescue index (attempted_at) WHERE state = 'running',
@@ -156,7 +158,12 @@ TableSql::TableSql(const std::string& t, std::string qualified)
       " scheduled_at = CASE WHEN u.state = 'available'"
       "                THEN now() + LEAST(GREATEST(u.delay_ms, 0), 3155760000000) * interval '1 millisecond'"
       "                ELSE j.scheduled_at END,"
-      " error = COALESCE(u.error, j.error)"
+      " error = COALESCE(u.error, j.error)" +
+      // Only a snooze refunds its attempt. The count stops at the integer's end rather than
+      // failing the write ([worker] max_snoozes = 0 bounds nothing).
+      std::string(snoozes_column ? ", snoozes = CASE WHEN u.refund AND j.snoozes < 2147483647 THEN j.snoozes + 1"
+                                   " ELSE j.snoozes END"
+                                 : "") +
       " FROM unnest($1::int8[], $2::int4[], $3::text[], $4::text[], $5::int8[], $6::bool[], $7::int8[])"
       "   AS u(id, attempt, state, error, delay_ms, refund, attempted_us)"
       " WHERE j.id = u.id AND " + claimed_by("u.attempt", "u.attempted_us") + " RETURNING j.id";
@@ -215,7 +222,7 @@ std::string TableSql::claim(size_t kind_count, bool by_id, int64_t max_args_byte
          " ORDER BY j.priority, j.scheduled_at, j.id LIMIT $3"
          " FOR UPDATE OF j SKIP LOCKED"
          ")" +
-         claim_update(T, "j.id = ANY(ARRAY(SELECT id FROM picked))", max_args_bytes);
+         claim_update(T, "j.id = ANY(ARRAY(SELECT id FROM picked))", max_args_bytes, snoozes_column);
 }
 
 std::string TableSql::claim_ids(int64_t max_args_bytes) const {
@@ -223,7 +230,7 @@ std::string TableSql::claim_ids(int64_t max_args_bytes) const {
   return claim_update(T, "j.id = ANY(ARRAY("
                               " SELECT c.id FROM " + T + " c WHERE c.id = ANY($1::int8[]) AND c.state = 'available'"
                               " AND c.queue = $2 AND c.kind = ANY($3::text[]) AND c.scheduled_at <= now()"
-                              " FOR UPDATE SKIP LOCKED))", max_args_bytes);
+                              " FOR UPDATE SKIP LOCKED))", max_args_bytes, snoozes_column);
 }
 
 std::string TableSql::claim_candidate_ids(size_t kind_count) const {
@@ -257,6 +264,7 @@ std::vector<Job> claimed_jobs(const pg::Result& r, const std::string& queue, std
     }
     j.args = r.text(i, 2);
     if (!r.is_null(i, 11)) j.withheld_args_bytes = r.int64(i, 11);  // args withheld: too long
+    j.snoozes = static_cast<int>(r.int64(i, 12));
     jobs.push_back(std::move(j));
   }
   return jobs;

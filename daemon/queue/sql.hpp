@@ -19,8 +19,9 @@ namespace pgxq::queue {
 struct TableSql {
   explicit TableSql(const std::string& table);  // table must already be validated
   // Statements on `qualified`, the table's already quoted schema-qualified name (so a
-  // handler's search_path on the same connection cannot redirect them).
-  TableSql(const std::string& table, std::string qualified);
+  // handler's search_path on the same connection cannot redirect them). `snoozes_column`: see
+  // the member.
+  TableSql(const std::string& table, std::string qualified, bool snoozes_column = true);
 
   std::string table;          // as configured, e.g. "pgxq_job" or "app.jobs"
   std::string quoted;         // "app"."jobs"
@@ -28,6 +29,10 @@ struct TableSql {
   // Whether the table has migration 4's front index, from its schema version when the engine
   // starts (before any claim; see queue/table_check).
   bool front_index = false;
+  // Whether the table has schema v7's snoozes column (the engine reads the catalog when it
+  // starts). Without it the claim returns 0 for Job::snoozes and a snooze is not counted; every
+  // statement works on both. Set by the constructor: resolve_many is built from it.
+  bool snoozes_column = true;
 
   // The claim for `kind_count` handled kinds: $1 queue, $2 kinds text[] (exactly
   // kind_count of them), $3 how many to claim, $4 how many candidates to look at, $5..$7
@@ -60,7 +65,8 @@ struct TableSql {
   // $1 ids bigint[], $2 attempts int[], $3 attempted_at µs int8[].
   std::string complete_many;
   // $1 ids, $2 attempts, $3 states text[], $4 errors text[], $5 delays ms bigint[],
-  // $6 refund attempt bool[], $7 attempted_at µs int8[].
+  // $6 refund attempt bool[], $7 attempted_at µs int8[]. A refund is a snooze: it also counts
+  // one more in snoozes (when the table has the column).
   std::string resolve_many;
   // Claimed but never started: $1 ids, $2 attempts, $3 attempted_at µs.
   std::string release_many;

@@ -29,6 +29,11 @@
 //                                                         every N ms (default 5) and through the
 //                                                         plugin (debug) every 0.1 ms: a stuck
 //                                                         handler that keeps calling the host
+//   snooze  {"ms": N, "times": K}                         snooze N ms (default 0) while the
+//                                                         job's snoozes < K (default 1), then
+//                                                         complete (needs plugin ABI 1.1; on a
+//                                                         table without the snoozes column it
+//                                                         snoozes every time)
 // Args a kind cannot use (missing, mistyped, not a JSON object) are a discard carrying the
 // SDK's message ("args: ..."): no retry can fix them.
 #include <pgxq/plugin.hpp>
@@ -142,6 +147,12 @@ pgxq::Outcome hang_log_job(pgxq::Job& job, const pgxq_plugin_host* host, pgxq_pl
   }
 }
 
+pgxq::Outcome snooze_job(pgxq::Job& job) {
+  const auto ms = job.arg_or<int64_t>("ms", 0);
+  if (job.snoozes() < job.arg_or<int64_t>("times", 1)) return pgxq::Snooze{std::chrono::milliseconds(ms)};
+  return pgxq::Complete{};
+}
+
 // Returned through the raw C API: the C++ outcome types cannot express an unknown code.
 int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
 
@@ -161,6 +172,7 @@ PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
   p.handle("abort", [](pgxq::Job&) -> pgxq::Outcome { std::abort(); });
   p.handle("hang", discarding_bad_args(hang_job));
   p.handle("hang_log", [host = p.host(), plugin = p.raw()](pgxq::Job& job) { return hang_log_job(job, host, plugin); });
+  p.handle("snooze", discarding_bad_args(snooze_job));
   if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
     throw std::runtime_error(p.host()->last_error());
 });

@@ -77,6 +77,58 @@ TEST_CASE("resolution: snooze does not use up an attempt") {
   CHECK(r.delay == milliseconds(300));
 }
 
+TEST_CASE("resolution: a snooze without a delay is due at once") {
+  auto r = resolve(Outcome{OutcomeCode::snooze, {}, std::nullopt}, 1, 5, BackoffPolicy{}, 0.5);
+  CHECK(r.state == JobState::available);
+  CHECK(r.refund_attempt);
+  CHECK(r.delay == milliseconds(0));
+  CHECK_FALSE(r.error.has_value());  // keeps the row's previous error text
+}
+
+TEST_CASE("resolution: a snooze at [worker] max_snoozes is a failed attempt naming the limit") {
+  BackoffPolicy p;
+  p.initial = milliseconds(1000);
+  p.max = milliseconds(60000);
+  p.multiplier = 2;
+  p.jitter = 0;
+  // Below the bound: a snooze.
+  auto r = resolve(Outcome::snooze(milliseconds(300)), 1, 3, p, 0.5, SnoozeBound{1, 2});
+  CHECK(r.refund_attempt);
+  CHECK(r.delay == milliseconds(300));
+  // At the bound: a failed attempt with the backoff, not the snooze's delay.
+  r = resolve(Outcome::snooze(milliseconds(300)), 1, 3, p, 0.5, SnoozeBound{2, 2});
+  CHECK_FALSE(r.refund_attempt);
+  CHECK(r.state == JobState::available);
+  CHECK(r.delay == milliseconds(1000));
+  REQUIRE(r.error.has_value());
+  CHECK(*r.error == "snoozed 2 times, the limit ([worker] max_snoozes)");
+  // On the last attempt: failed.
+  r = resolve(Outcome::snooze(milliseconds(300)), 3, 3, p, 0.5, SnoozeBound{5, 2});
+  CHECK(r.state == JobState::failed);
+  CHECK(*r.error == "snoozed 5 times, the limit ([worker] max_snoozes)");
+  // 0: no bound.
+  r = resolve(Outcome::snooze(milliseconds(300)), 3, 3, p, 0.5, SnoozeBound{1000000, 0});
+  CHECK(r.refund_attempt);
+  // The bound is about snoozes only.
+  r = resolve(Outcome::retry("down"), 1, 3, p, 0.5, SnoozeBound{9, 2});
+  CHECK(*r.error == "down");
+}
+
+TEST_CASE("table statements count snoozes only on a table with the snoozes column (schema v7)") {
+  TableSql with("app.jobs");
+  CHECK(with.snoozes_column);
+  CHECK(with.claim(2, true).ends_with(", j.snoozes"));
+  CHECK(with.claim_ids().ends_with(", j.snoozes"));
+  CHECK(with.resolve_many.find("snoozes = CASE WHEN u.refund") != std::string::npos);
+
+  TableSql without("app.jobs", "\"app\".\"jobs\"", false);
+  CHECK_FALSE(without.snoozes_column);
+  for (const std::string& sql : {without.claim(2, true), without.claim_ids(), without.resolve_many, without.complete_many,
+                                 without.release_many, without.rescue, without.complete_one})
+    CHECK(sql.find("snoozes") == std::string::npos);
+  CHECK(without.claim(2, true).ends_with(", 0::int4"));
+}
+
 TEST_CASE("array literals quote and escape") {
   std::vector<std::string> v{"a", "with \"quote\"", "back\\slash", ""};
   CHECK(text_array(std::span<const std::string>(v)) == R"({"a","with \"quote\"","back\\slash",""})");

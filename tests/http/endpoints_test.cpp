@@ -61,7 +61,7 @@ TEST_CASE("metrics: scraped during and after a run, valid for promtool, counters
   }));
   CHECK(metric_value(during, "pgxqd_workers_max", {"queue=\"default\""}) == 100);
   CHECK(metric_value(during, "pgxqd_database_up") == 1);
-  CHECK(metric_value(during, "pgxqd_build_info", {"version=\"" PGXQ_VERSION "\"", "plugin_abi=\"1.0\""}) == 1);
+  CHECK(metric_value(during, "pgxqd_build_info", {"version=\"" PGXQ_VERSION "\"", "plugin_abi=\"1.1\""}) == 1);
 
   REQUIRE(wait_until([&] { return count(t.name(), "state IN ('available', 'running')") == 0; }));
   std::string after;

@@ -11,6 +11,9 @@ int dummy_init(const pgxq_plugin_host*, pgxq_plugin*) { return 0; }
 
 pgxq_plugin_descriptor good() { return PGXQ_PLUGIN_DESCRIPTOR_INIT("good", "1.0", dummy_init, nullptr); }
 
+// This host's plugin ABI as its messages say it.
+const std::string kHostAbi = "1." + std::to_string(PGXQ_PLUGIN_ABI_MINOR);
+
 // A host of ABI 1.<minor>, as far as the check is concerned.
 HostAbi host_1(uint32_t minor) { return HostAbi{1, minor, "9.9.9"}; }
 
@@ -49,7 +52,7 @@ TEST_CASE("abi: a plugin requiring minor N is accepted by hosts of minor N and n
 TEST_CASE("abi: NULL descriptor") {
   auto r = refusal(nullptr);
   CHECK(r.find("returned NULL") != std::string::npos);
-  CHECK(r.find("rebuild the plugin against pgxq plugin SDK 1.0") != std::string::npos);
+  CHECK(r.find("rebuild the plugin against pgxq plugin SDK " + kHostAbi) != std::string::npos);
 }
 
 TEST_CASE("abi: major mismatch names both versions and the SDK to rebuild against") {
@@ -82,7 +85,7 @@ TEST_CASE("abi: a plugin requiring a newer minor than the host's is refused, say
 TEST_CASE("abi: the refusal names the running pgxqd's version by default") {
   auto d = good();
   d.abi_minor = PGXQ_PLUGIN_ABI_MINOR + 1;
-  CHECK(refusal(&d).find("this pgxqd " PGXQ_VERSION " provides plugin ABI 1.0") != std::string::npos);
+  CHECK(refusal(&d).find("this pgxqd " PGXQ_VERSION " provides plugin ABI " + kHostAbi) != std::string::npos);
 }
 
 TEST_CASE("abi: struct_size smaller than the 1.0 descriptor is refused before reading further") {
@@ -92,7 +95,7 @@ TEST_CASE("abi: struct_size smaller than the 1.0 descriptor is refused before re
   auto r = refusal(&d);
   CHECK(r.find("struct_size is 12 bytes") != std::string::npos);
   CHECK(r.find(std::to_string(kDescriptorV1Size) + " bytes of an ABI 1.0 descriptor") != std::string::npos);
-  CHECK(r.find("rebuild the plugin against pgxq plugin SDK 1.0") != std::string::npos);
+  CHECK(r.find("rebuild the plugin against pgxq plugin SDK " + kHostAbi) != std::string::npos);
 }
 
 TEST_CASE("abi: a descriptor larger than the host's (a newer SDK appended fields) is accepted") {

@@ -47,7 +47,8 @@ typedef struct pgxq_abi_layout {
   X(pgxq_plugin_host, rows_column_name) X(pgxq_plugin_host, rows_affected)                  \
   X(pgxq_plugin_host, rows_free) X(pgxq_plugin_host, should_stop)                           \
   X(pgxq_plugin_host, log) X(pgxq_plugin_host, set_message)                                 \
-  X(pgxq_plugin_host, set_delay_ms)
+  X(pgxq_plugin_host, set_delay_ms)                                                         \
+  /* ABI 1.1 */ X(pgxq_plugin_host, job_snoozes)
 
 pgxq_abi_layout pgxq_abi_layout_c_descriptor(void);
 pgxq_abi_layout pgxq_abi_layout_c_host(void);

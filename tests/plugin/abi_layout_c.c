@@ -1,4 +1,4 @@
-/* The ABI 1.0 layout of pgxq/plugin.h's structs as a C compiler lays them out (plugins are
+/* The ABI 1.x layout of pgxq/plugin.h's structs as a C compiler lays them out (plugins are
  * mostly C), for abi_layout_test.cpp to compare with the pinned values. */
 #include <pgxq/plugin.h>
 

@@ -1,7 +1,8 @@
-// ABI 1.0 frozen in a test: the offset and size of every field of pgxq_plugin_descriptor and
-// pgxq_plugin_host, pinned for LP64 Linux (x86_64, aarch64), as both the C and the C++ compiler
-// lay them out. Appending a field passes (the structs may only grow); moving, resizing or
-// removing a 1.0 field fails here. Also: the host's own table fills every slot.
+// ABI 1.0 and what 1.1 appended, frozen in a test: the offset and size of every field of
+// pgxq_plugin_descriptor and pgxq_plugin_host, pinned for LP64 Linux (x86_64, aarch64), as both
+// the C and the C++ compiler lay them out. Appending a field passes (the structs may only grow);
+// moving, resizing or removing a field of an earlier minor fails here. Also: the host's own
+// table fills every slot.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -49,6 +50,18 @@ const std::vector<Pinned> kHost10 = {
 };
 constexpr size_t kHost10Size = 272;
 
+// ABI 1.1, frozen: appended after the 1.0 table, which it leaves as it was.
+const std::vector<Pinned> kHost11Appended = {
+    {"job_snoozes", 272, 8},
+};
+constexpr size_t kHost11Size = 280;
+
+std::vector<Pinned> host11() {
+  std::vector<Pinned> all = kHost10;
+  all.insert(all.end(), kHost11Appended.begin(), kHost11Appended.end());
+  return all;
+}
+
 #define FIELD(type, member) Pinned{#member, offsetof(type, member), sizeof(type::member)},
 
 // The C++ compiler's view, in declaration order.
@@ -83,10 +96,12 @@ TEST_CASE("abi layout: pgxq_plugin_descriptor keeps its 1.0 fields where they we
   CHECK(pgxq::plugin::kDescriptorV1Size == kDescriptor10Size);
 }
 
-TEST_CASE("abi layout: pgxq_plugin_host keeps its 1.0 fields where they were") {
-  check_layout("C++", kHost10, kHostCxx, sizeof(pgxq_plugin_host), kHost10Size);
+TEST_CASE("abi layout: pgxq_plugin_host keeps its 1.0 fields where they were, 1.1's appended after them") {
+  check_layout("C++", host11(), kHostCxx, sizeof(pgxq_plugin_host), kHost11Size);
   auto c = pgxq_abi_layout_c_host();
-  check_layout("C", kHost10, from_c(c), c.struct_size, kHost10Size);
+  check_layout("C", host11(), from_c(c), c.struct_size, kHost11Size);
+  // The 1.0 prefix is exactly the 1.0 table: a 1.0 plugin reads every field where it was.
+  CHECK(offsetof(pgxq_plugin_host, job_snoozes) == kHost10Size);
 }
 
 TEST_CASE("abi layout: the host's table describes itself and fills every function slot") {
@@ -106,4 +121,6 @@ TEST_CASE("abi layout: the host's table describes itself and fills every functio
     CHECK((fn != nullptr));
   }
   CHECK(PGXQ_HOST_HAS(host, set_delay_ms));
+  CHECK(PGXQ_HOST_HAS(host, job_snoozes));  // ABI 1.1: snooze
+  CHECK(host->abi_minor >= 1);
 }

@@ -1,5 +1,5 @@
-// Host API tests through the C probe plugin: outcome mapping, message repair, delays, the
-// reserved SNOOZE code, SQL errors, rows accessors, config getters and job accessors.
+// Host API tests through the C probe plugin: outcome mapping, message repair, delays, SNOOZE
+// (ABI 1.1) and job_snoozes, SQL errors, rows accessors, config getters and job accessors.
 #include <doctest/doctest.h>
 
 #include "plugin/host_api.hpp"
@@ -56,11 +56,29 @@ TEST_CASE("host api: a handler's own retry delay, out-of-range delays are refuse
   CHECK(o.message.find("set_delay_ms: -1 ms is out of range") != std::string::npos);
 }
 
-TEST_CASE("host api: SNOOZE is reserved: an error for the job, not a crash") {
+TEST_CASE("host api: SNOOZE (ABI 1.1) is a snooze with the delay set (0 without one), its message ignored") {
   Probe p;
   auto o = p.run("snooze");
-  CHECK(o.code == OutcomeCode::error);
-  CHECK(o.message.find("handler returned unknown outcome code 3") == 0);
+  CHECK(o.code == OutcomeCode::snooze);
+  REQUIRE(o.delay.has_value());
+  CHECK(o.delay->count() == 2500);
+  CHECK(o.message.empty());
+  o = p.run("snooze_now");
+  CHECK(o.code == OutcomeCode::snooze);
+  REQUIRE(o.delay.has_value());
+  CHECK(o.delay->count() == 0);
+}
+
+TEST_CASE("host api: job_snoozes (ABI 1.1) is the job's snooze count as claimed") {
+  Probe p;
+  for (int snoozes : {0, 4}) {
+    queue::Job job = make_job("snoozes");
+    job.snoozes = snoozes;
+    TxContext ctx(p.conn);
+    auto o = call(p.loaded, job, ctx);
+    CHECK(o.code == OutcomeCode::discard);
+    CHECK(o.message == "snoozes=" + std::to_string(snoozes));
+  }
 }
 
 TEST_CASE("host api: COMPLETE after a failed statement cannot commit and becomes an error") {

@@ -17,6 +17,12 @@ using namespace pgxq::test;
 using plugin::LoadError;
 using plugin::load_plugins;
 
+namespace {
+// This host's plugin ABI as its messages say it, and the minor above it.
+const std::string kHostAbi = "1." + std::to_string(PGXQ_PLUGIN_ABI_MINOR);
+const std::string kNextMinor = std::to_string(PGXQ_PLUGIN_ABI_MINOR + 1);
+}  // namespace
+
 TEST_CASE("loader: testkit loads with exactly its kinds") {
   PluginDir dir;
   dir.add_plugin("testkit");
@@ -32,7 +38,7 @@ TEST_CASE("loader: testkit loads with exactly its kinds") {
   std::vector<std::string> kinds;
   for (const auto& [kind, handler] : loaded.handlers()) kinds.push_back(kind);
   CHECK(kinds == std::vector<std::string>{"abort", "discard", "fail", "hang", "hang_log", "noop", "record", "sleep",
-                                          "throw", "unknown_outcome"});
+                                          "snooze", "throw", "unknown_outcome"});
   CHECK(contains(log.text(), "plugin testkit 1.0.0 loaded from " + dir.path() + "/testkit.so (needs plugin ABI 1.0)"));
 }
 
@@ -65,8 +71,8 @@ TEST_CASE("loader: wrong ABI major is refused with both versions") {
   auto err = load_error(loader_options(dir.path()));
   CHECK(contains(err, dir.path() + "/bad_major.so"));
   CHECK(contains(err, "built for plugin ABI major 2 (it needs ABI 2.0) but this pgxqd " PGXQ_VERSION
-                      " provides plugin ABI 1.0 (major 2 != 1)"));
-  CHECK(contains(err, "rebuild the plugin against pgxq plugin SDK 1.0"));
+                      " provides plugin ABI " + kHostAbi + " (major 2 != 1)"));
+  CHECK(contains(err, "rebuild the plugin against pgxq plugin SDK " + kHostAbi));
 }
 
 TEST_CASE("loader: a plugin requiring a newer host minor is refused") {
@@ -74,8 +80,9 @@ TEST_CASE("loader: a plugin requiring a newer host minor is refused") {
   dir.add_fixture("bad_minor");
   auto err = load_error(loader_options(dir.path()));
   CHECK(contains(err, dir.path() + "/bad_minor.so"));
-  CHECK(contains(err, "the plugin needs plugin ABI 1.1 or newer (its descriptor requires host ABI minor 1) but "
-                      "this pgxqd " PGXQ_VERSION " provides plugin ABI 1.0 (minor 1 > 0)"));
+  CHECK(contains(err, "the plugin needs plugin ABI 1." + kNextMinor + " or newer (its descriptor requires host ABI minor " +
+                          kNextMinor + ") but this pgxqd " PGXQ_VERSION " provides plugin ABI " + kHostAbi + " (minor " +
+                          kNextMinor + " > " + std::to_string(PGXQ_PLUGIN_ABI_MINOR) + ")"));
   CHECK(contains(err, "upgrade pgxqd"));
 }
 

@@ -43,38 +43,6 @@ NextMinorHost next_minor_host() {
   return h;
 }
 
-// Runs one job of `kind` through the plugin in `path` with `host` as the table it sees from
-// init on: what the loader and the engine do, minus the fixed table.
-queue::Outcome run_with_table(const std::string& path, const pgxq_plugin_host* host, const std::string& kind) {
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed, like the loader's
-  REQUIRE_MESSAGE(handle != nullptr, dlerror());
-  auto entry = reinterpret_cast<pgxq_plugin_entry_fn>(dlsym(handle, PGXQ_PLUGIN_ENTRY_NAME));
-  REQUIRE((entry != nullptr));
-  const pgxq_plugin_descriptor* d = entry();
-  REQUIRE_FALSE(plugin::check_abi(path, d, {}, plugin::HostAbi{host->abi_major, host->abi_minor}).has_value());
-
-  plugin::Registry registry;
-  pgxq_plugin p;
-  p.name = d->name;
-  p.path = path;
-  p.descriptor = d;
-  p.registry = &registry;
-  p.initialising = true;
-  REQUIRE(d->init(host, &p) == 0);
-  p.initialising = false;
-  p.registry = nullptr;
-  const plugin::Registration* reg = registry.find(kind);
-  REQUIRE(reg != nullptr);
-
-  auto conn = connect();
-  TxContext ctx(conn);
-  queue::Job job = make_job(kind);
-  pgxq_plugin_job cjob(job, ctx, &p);
-  queue::Outcome outcome = plugin::to_outcome(reg->fn(host, &cjob, reg->user_data), cjob);
-  ctx.finish(outcome);
-  return outcome;
-}
-
 }  // namespace
 
 TEST_CASE("next minor: a plugin built against a newer SDK that only probes its function loads and sees it absent") {
@@ -113,7 +81,7 @@ TEST_CASE("next minor: a plugin that requires the newer minor is refused with wh
 
 TEST_CASE("next minor: on a host of that minor the probing plugin finds and calls the new function") {
   auto host = next_minor_host();
-  auto outcome = run_with_table(fixture_dir() + "/next_minor_probes.so", &host.base, "next_minor_probes");
+  auto outcome = run_with_table(fixture_dir() + "/next_minor_probes.so", &host.base, make_job("next_minor_probes"));
   CHECK(outcome.code == queue::OutcomeCode::discard);
   CHECK(outcome.message == "present: 42");
 }
@@ -127,7 +95,7 @@ TEST_CASE("next minor: a 1.0 plugin on a host table larger than it knows works a
   TxContext ctx(conn);
   auto on_this_host = call(loaded, make_job("job"), ctx);
 
-  auto on_larger_table = run_with_table(fixture_dir() + "/probe.so", &host.base, "job");
+  auto on_larger_table = run_with_table(fixture_dir() + "/probe.so", &host.base, make_job("job"));
   CHECK(on_larger_table.code == on_this_host.code);
   // The job ids differ (make_job numbers them); everything else the probe reports is the same.
   auto without_id = [](std::string m) { return m.substr(m.find(' ')); };

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <dlfcn.h>
 #include <spdlog/sinks/base_sink.h>
 #include <sys/stat.h>
 
@@ -11,6 +12,9 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "plugin/abi_check.hpp"
+#include "plugin/host_api.hpp"
+#include "plugin/registry.hpp"
 #include "support.hpp"
 
 namespace pgxq::test {
@@ -117,6 +121,44 @@ bool contains(const std::string& haystack, const std::string& needle) {
   if (haystack.find(needle) != std::string::npos) return true;
   MESSAGE("\"" << needle << "\" not in: " << haystack);
   return false;
+}
+
+queue::Outcome run_with_table(const std::string& path, const pgxq_plugin_host* host, const queue::Job& job) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);  // never closed, like the loader's
+  REQUIRE_MESSAGE(handle != nullptr, dlerror());
+  auto entry = reinterpret_cast<pgxq_plugin_entry_fn>(dlsym(handle, PGXQ_PLUGIN_ENTRY_NAME));
+  REQUIRE((entry != nullptr));
+  const pgxq_plugin_descriptor* d = entry();
+  const auto refused = plugin::check_abi(path, d, {}, plugin::HostAbi{host->abi_major, host->abi_minor});
+  REQUIRE_MESSAGE(!refused, refused.value_or(""));
+
+  plugin::Registry registry;
+  pgxq_plugin p;
+  p.name = d->name;
+  p.path = path;
+  p.descriptor = d;
+  p.registry = &registry;
+  p.initialising = true;
+  REQUIRE(d->init(host, &p) == 0);
+  p.initialising = false;
+  p.registry = nullptr;
+  const plugin::Registration* reg = registry.find(job.kind);
+  REQUIRE(reg != nullptr);
+
+  auto conn = connect();
+  TxContext ctx(conn);
+  pgxq_plugin_job cjob(job, ctx, &p);
+  queue::Outcome outcome = plugin::to_outcome(reg->fn(host, &cjob, reg->user_data), cjob);
+  ctx.finish(outcome);
+  return outcome;
+}
+
+pgxq_plugin_host abi_1_0_host() {
+  pgxq_plugin_host h = *plugin::host_table();
+  h.abi_minor = 0;
+  h.struct_size = offsetof(pgxq_plugin_host, job_snoozes);
+  h.job_snoozes = nullptr;  // never read: struct_size says it is not there
+  return h;
 }
 
 }  // namespace pgxq::test

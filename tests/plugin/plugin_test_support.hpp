@@ -4,6 +4,7 @@
 // engine), and helpers to build jobs and call a loaded handler.
 #pragma once
 
+#include <pgxq/plugin.h>
 #include <spdlog/logger.h>
 
 #include <memory>
@@ -80,6 +81,14 @@ queue::Job make_job(const std::string& kind, const std::string& args = "{}", int
 
 // Calls the handler for job.kind in `plugins` and finishes the transaction.
 queue::Outcome call(const plugin::LoadedPlugins& plugins, const queue::Job& job, TxContext& ctx);
+
+// Runs `job` through the plugin in `path` with `host` as the table it sees from init on (a
+// host of another minor): what the loader and the engine do, minus the fixed table. The ABI
+// check runs against that table's version first. The plugin is dlopened and never closed.
+queue::Outcome run_with_table(const std::string& path, const pgxq_plugin_host* host, const queue::Job& job);
+
+// This host's table as an ABI 1.0 host has it: minor 0, cut before job_snoozes.
+pgxq_plugin_host abi_1_0_host();
 
 // Plugins loaded from a scratch directory, and a connection their jobs run on: fill `dir`,
 // then load().

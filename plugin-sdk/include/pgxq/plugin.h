@@ -58,7 +58,7 @@ extern "C" {
 
 /* The ABI this header describes. */
 #define PGXQ_PLUGIN_ABI_MAJOR 1
-#define PGXQ_PLUGIN_ABI_MINOR 0
+#define PGXQ_PLUGIN_ABI_MINOR 1
 
 /* The lowest host ABI minor the plugin needs, stamped into the descriptor's abi_minor. 0 means
  * "any host of this major": the plugin uses only ABI 1.0 functions, or probes newer ones with
@@ -106,9 +106,9 @@ extern "C" {
                                    from set_delay_ms. */
 #define PGXQ_OUTCOME_DISCARD 2  /* permanent failure: roll back; discard; error text from
                                    set_message. */
-#define PGXQ_OUTCOME_SNOOZE 3   /* RESERVED for a later minor (run again later without using
-                                   an attempt), which will append what it needs to the host
-                                   table. ABI 1.0 hosts treat it as an unknown code. */
+#define PGXQ_OUTCOME_SNOOZE 3   /* ABI 1.1, not done yet: roll back; run again after the delay
+                                   of set_delay_ms (0 if unset) without using an attempt (see
+                                   job_snoozes). An ABI 1.0 host treats it as an unknown code. */
 #define PGXQ_OUTCOME_PANIC 4    /* the handler gave up for good the way a panicking go-pgxq
                                    handler does (the C++ wrapper returns it for a thrown
                                    pgxq::Panic): roll back; discard, recorded as
@@ -314,10 +314,29 @@ struct pgxq_plugin_host {
    * replaces it; NULL clears it). Without one the host records "(no message)". Invalid UTF-8
    * is repaired (bad bytes become U+FFFD). Ignored for COMPLETE. */
   int (*set_message)(pgxq_plugin_job *job, const char *message);
-  /* Sets the handler's own retry delay in milliseconds (0 .. 31 days) for a RETRY outcome,
-   * replacing the backoff policy for this attempt. E_INVALID when out of range. Will also
-   * serve SNOOZE once that is supported. */
+  /* Sets the handler's own delay in milliseconds (0 .. 31 days): for a RETRY outcome it
+   * replaces the backoff policy for this attempt; for a SNOOZE (ABI 1.1) it is how long the
+   * job waits before it is run again (0 when not set). E_INVALID when out of range. */
   int (*set_delay_ms)(pgxq_plugin_job *job, int64_t delay_ms);
+
+  /* ABI 1.1: snooze ------------------------------------------------------------------------- */
+  /* 1.1 gives PGXQ_OUTCOME_SNOOZE its meaning: the handler's work is rolled back and the job
+   * goes back to `available` at now + the delay given with set_delay_ms (0, due at once, when
+   * none was set). The run does not count as an attempt (the attempt counter is given back);
+   * the job's snooze counter grows by one instead. The message is ignored. The daemon bounds
+   * how often one job may snooze ([worker] max_snoozes): a snooze beyond it is recorded as a
+   * failed attempt with an error saying so, so the job ends `failed` after its attempts.
+   *
+   * A host understands SNOOZE exactly when PGXQ_HOST_HAS(host, job_snoozes) is true: return
+   * it only then (an ABI 1.0 host records code 3 as an unknown outcome code, a failed
+   * attempt), or require it with PGXQ_PLUGIN_REQUIRES_MINOR 1 so that 1.0 hosts refuse the
+   * plugin at start-up. */
+
+  /* How many times this job was snoozed before this run: 0 on its first run, and always 0 on
+   * a job table below schema version 7, which has no snoozes column (`pgxqd migrate` adds it;
+   * snoozes are then neither counted nor bounded). Only inside a handler call, on its thread;
+   * a NULL job returns 0. */
+  int (*job_snoozes)(const pgxq_plugin_job *job);
 
   /* Later minors append here; a plugin checks PGXQ_HOST_HAS before using what they add. */
 };

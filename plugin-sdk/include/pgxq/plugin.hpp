@@ -8,7 +8,10 @@
 //     through typed accessors with clear errors (job.arg<int64_t>("ms"), job.arg_opt<bool>(...),
 //     job.arg<std::string_view>(...)), SQL in the job's transaction returning RAII pgxq::Rows,
 //     should_stop(), logging.
-//   - Outcome types: pgxq::Complete{}, pgxq::Retry{message, delay}, pgxq::Discard{message}.
+//   - Outcome types: pgxq::Complete{}, pgxq::Retry{message, delay}, pgxq::Discard{message},
+//     pgxq::Snooze{delay} (ABI 1.1: run again after `delay` without using an attempt; on a host
+//     without snooze, an ABI 1.0 pgxqd, it becomes a failed attempt with a message saying so,
+//     retried after `delay`, rather than an outcome the host cannot read).
 //   - The boundary. An exception leaving a handler is an ordinary error, C++'s way of returning
 //     one (as a Go handler returns `error`): a failed attempt, rolled back and retried with the
 //     daemon's backoff, failed for good once max_attempts are used up. Its message is
@@ -30,6 +33,7 @@
 #include <pgxq/plugin.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -71,7 +75,14 @@ struct Retry {
 struct Discard {
   std::string message;
 };
-using Outcome = std::variant<Complete, Retry, Discard>;
+// Not done yet: the job runs again after `delay` (0: as soon as a worker is free), and this run
+// does not count as an attempt (job.snoozes() counts it instead). Needs a host of plugin ABI
+// 1.1 (pgxq/plugin.h, PGXQ_OUTCOME_SNOOZE); see Job::host_snoozes(). `delay` is clamped to
+// 0 .. 31 days, the range set_delay_ms accepts.
+struct Snooze {
+  std::chrono::milliseconds delay{0};
+};
+using Outcome = std::variant<Complete, Retry, Discard, Snooze>;
 
 // Thrown from anywhere inside a handler to discard the job as a panic: recorded as
 // "panic: <message>", the way go-pgxq records a panicking handler. Deliberately not derived
@@ -270,6 +281,10 @@ public:
   time_point created_at() const noexcept {
     return time_point(std::chrono::microseconds(host_->job_created_at(job_)));
   }
+  // How often this job was snoozed before this run; 0 on a host without snooze (ABI 1.0).
+  int snoozes() const noexcept { return PGXQ_HOST_HAS(host_, job_snoozes) ? host_->job_snoozes(job_) : 0; }
+  // Whether the host understands pgxq::Snooze (plugin ABI 1.1 or newer).
+  bool host_snoozes() const noexcept { return PGXQ_HOST_HAS(host_, job_snoozes); }
 
   // The top-level arg `key` as T: bool, any integer type (range-checked), double (integers
   // accepted), std::string, or std::string_view (valid while this Job lives). Throws ArgError
@@ -583,6 +598,16 @@ inline int trampoline(const pgxq_plugin_host* host, pgxq_plugin_job* job, void* 
     if (auto* d = std::get_if<Discard>(&out)) {
       host->set_message(job, d->message.c_str());
       return PGXQ_OUTCOME_DISCARD;
+    }
+    if (auto* s = std::get_if<Snooze>(&out)) {
+      const int64_t delay_ms = std::clamp<int64_t>(s->delay.count(), 0, int64_t{31} * 24 * 3600 * 1000);
+      host->set_delay_ms(job, delay_ms);
+      if (PGXQ_HOST_HAS(host, job_snoozes)) return PGXQ_OUTCOME_SNOOZE;
+      // An ABI 1.0 host would record SNOOZE as an unknown code: say what happened instead.
+      host->set_message(job, "the handler snoozed the job, but this pgxqd provides plugin ABI 1.0, which has no "
+                             "snooze: recorded as a failed attempt, retried after the snooze's delay; upgrade pgxqd "
+                             "to a release with plugin ABI 1.1 or newer");
+      return PGXQ_OUTCOME_RETRY;
     }
     return PGXQ_OUTCOME_COMPLETE;
   } catch (const Panic& p) {
