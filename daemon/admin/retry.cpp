@@ -8,9 +8,11 @@ namespace pgxq::admin {
 
 namespace {
 
-// Everything a retry sets; the error column is left as it is.
+// Everything a retry sets; the error column is left as it is. A retried job gets all its
+// attempts and, on a table with the snoozes column (migration 7), all its snoozes again.
 constexpr const char* kRetrySet =
     "state = 'available', attempt = 0, scheduled_at = now(), completed_at = NULL, attempted_at = NULL";
+constexpr const char* kRetrySnoozes = ", snoozes = 0";
 
 bool retryable(const std::string& state) { return state == "failed" || state == "discarded"; }
 
@@ -87,11 +89,12 @@ RetryResult retry_ids(pg::Connection& conn, const JobTables& t, const RetryReque
                                 : row.state == "running" ? "running now: not retried (cancel it first if it must stop)"
                                                          : "already available: it runs when due"});
   }
-  if (!ids.empty() && has_unique_key(conn, t)) ids = free_keys(conn, t, ids, result);
+  const bool v7 = !ids.empty() && has_unique_key(conn, t);
+  if (v7) ids = free_keys(conn, t, ids, result);
   result.retried = static_cast<int64_t>(ids.size());
   result.sample = ids;
   if (req.dry_run || ids.empty()) return result;  // the transaction rolls back
-  conn.exec("UPDATE " + t.quoted + " SET " + kRetrySet + " WHERE id = ANY($1::int8[]) AND state IN ('failed', 'discarded')",
+  conn.exec("UPDATE " + t.quoted + " SET " + kRetrySet + (v7 ? kRetrySnoozes : "") + " WHERE id = ANY($1::int8[]) AND state IN ('failed', 'discarded')",
             {id_array(ids)});
   conn.exec("DELETE FROM " + t.cancel + " WHERE job_id = ANY($1::int8[])", {id_array(ids)});
   tx.commit();
@@ -144,9 +147,10 @@ RetryResult retry(pg::Connection& conn, const std::string& table, const RetryReq
     result.sample = p.sample;
     return result;
   }
-  std::string action = "UPDATE " + t.quoted + " j SET " + kRetrySet +
+  const bool v7 = has_unique_key(conn, t);
+  std::string action = "UPDATE " + t.quoted + " j SET " + kRetrySet + (v7 ? kRetrySnoozes : "") +
                        " WHERE j.id = ANY (ARRAY(SELECT id FROM picked)) AND j.state = $1::text";
-  if (has_unique_key(conn, t)) {
+  if (v7) {
     // The statement's snapshot does not see the rows it updates itself, so besides "no other
     // unfinished job holds the key" the batch retries only the lowest id of each key it holds.
     // Both subqueries are uncorrelated or index lookups: a batch costs O(batch), not O(batch²).

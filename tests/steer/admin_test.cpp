@@ -59,6 +59,20 @@ TEST_CASE("retry by id: failed and discarded jobs are available now with attempt
   CHECK(scalar(c, "SELECT count(*) FROM " + t.name() + "_cancel") == 0);
 }
 
+TEST_CASE("retry gives a job its snoozes back with its attempts, by id and in bulk") {
+  TempTable t("steer_retry_snoozes");
+  auto c = connect();
+  const int64_t by_id = job(c, t.name(), "failed"), in_bulk = job(c, t.name(), "discarded");
+  c.exec("UPDATE " + t.name() + " SET snoozes = 100");
+  admin::RetryRequest one;
+  one.ids = {by_id};
+  CHECK(admin::retry(c, t.name(), one).retried == 1);
+  admin::RetryRequest bulk;
+  bulk.state = "discarded";
+  CHECK(admin::retry(c, t.name(), bulk).retried == 1);
+  CHECK(scalar(c, "SELECT count(*) FROM " + t.name() + " WHERE state = 'available' AND attempt = 0 AND snoozes = 0") == 2);
+}
+
 TEST_CASE("retry with an unknown id changes nothing") {
   TempTable t("steer_retry_unknown");
   auto c = connect();
