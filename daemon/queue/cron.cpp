@@ -328,7 +328,7 @@ std::optional<Instant> Schedule::next_after(Instant t) const {
 }
 
 std::optional<Instant> Schedule::latest_at_or_before(Instant t) const {
-  if (period_) return *next_after(t - std::chrono::seconds(1)) <= t ? next_after(t - std::chrono::seconds(1)) : std::nullopt;
+  if (period_) return *next_after(t) - *period_;
   // Look back over ever longer windows; the first that holds a scheduled time holds few, since
   // the shorter one before it held none.
   using std::chrono::hours;
