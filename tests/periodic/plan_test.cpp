@@ -65,7 +65,7 @@ TEST_CASE("periodic plan: missed and on-time times together") {
   CHECK(plan.runs.back() == kT + 300s);
 }
 
-TEST_CASE("periodic: the grace follows the leader check, at least a minute; unique keys name entry and time") {
+TEST_CASE("periodic: the grace follows the leader check (at least a minute), and unique keys name entry and time") {
   CHECK(pgxq::queue::periodic_grace(5s) == 60s);
   CHECK(pgxq::queue::periodic_grace(30s) == 90s);
   CHECK(pgxq::queue::periodic_unique_key("nightly", kT) == "periodic:nightly:2026-01-01T00:00:00Z");
