@@ -2,7 +2,10 @@
 // line and key (the reader's own, and the app's for cron expressions and time zones).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "app/options.hpp"
+#include "app/reload.hpp"
 #include "config/config.hpp"
 #include "queue/periodic.hpp"
 
@@ -136,4 +139,17 @@ timezone = "UTC"
   CHECK(has(p, "2: maintenance.enabled: is false, but there are [[periodic]] entries (the first at line 4)"));
   p = problems("[periodic]\nkind = \"a\"\n");
   CHECK(has(p, "1: periodic: expected entries written as [[periodic]] tables"));
+}
+
+TEST_CASE("periodic config: a changed entry needs a restart, a moved one does not") {
+  const std::string entry = "[[periodic]]\nkind = \"a\"\nevery = \"1m\"\n";
+  auto running = load_string(entry, "p.toml", config_defaults());
+  auto moved = load_string("\n\n# moved down\n" + entry, "p.toml", config_defaults());
+  auto changed = load_string("[[periodic]]\nkind = \"a\"\nevery = \"2m\"\n", "p.toml", config_defaults());
+  auto needs = [](const pgxq::app::ReloadPlan& plan) {
+    return std::find(plan.needs_restart.begin(), plan.needs_restart.end(), "periodic") != plan.needs_restart.end();
+  };
+  CHECK_FALSE(needs(pgxq::app::plan_reload(*running, *moved)));
+  CHECK(needs(pgxq::app::plan_reload(*running, *changed)));
+  CHECK(needs(pgxq::app::plan_reload(*running, *load_string("", "p.toml", config_defaults()))));
 }
