@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "app/options.hpp"
 #include "app/reload.hpp"
 #include "plugin/loader.hpp"
+#include "queue/periodic.hpp"
 #include "queue/table_check.hpp"
 
 namespace pgxq::app {
@@ -58,6 +60,28 @@ void require_schema(pg::Connection& conn, const std::string& table, const std::s
                                        "; pgxqd does not create schemas: create it first (CREATE SCHEMA " + schema +
                                        "; then GRANT USAGE ON SCHEMA " + schema +
                                        " to the role pgxqd runs as) and run pgxqd migrate again");
+}
+
+// Each [[periodic]] entry and its next three runs, on its own clock and in UTC; times from
+// this host's clock (the daemon goes by the database's).
+void print_periodic(std::ostream& out, const queue::EngineOptions& engine) {
+  if (engine.periodic.empty()) return;
+  out << "  periodic:\n";
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (size_t i = 0; i < engine.periodic.size(); ++i) {
+    const auto& e = engine.periodic[i];
+    out << "    " << e.name << ": kind " << e.kind << ", queue " << e.queue << ", table "
+        << queue::periodic_table(engine, e) << ", " << e.schedule->describe()
+        << (e.catch_up ? ", catch_up" : ", no catch_up") << "\n";
+    auto at = e.schedule->next_after(now);
+    for (int n = 0; n < 3 && at; ++n, at = e.schedule->next_after(*at)) {
+      out << "      next: ";
+      if (e.schedule->is_cron() && e.schedule->time_zone_name() != "UTC")
+        out << e.schedule->format_local(*at) << " = ";
+      out << queue::format_utc(*at) << "\n";
+    }
+    if (!e.schedule->next_after(now)) out << "      never runs\n";
+  }
 }
 
 }  // namespace
@@ -134,6 +158,7 @@ int check_config(const CheckConfigOptions& o) {
     for (const auto& k : p.kinds) std::cout << " " << k;
     std::cout << "\n";
   }
+  print_periodic(std::cout, engine_options(*cfg, ctx.conninfo));
   if (!o.offline) {
     auto conn = connect(ctx);
     // The very check `pgxqd run` makes at start, on the tables it would work.
@@ -146,6 +171,9 @@ int check_config(const CheckConfigOptions& o) {
     }
     for (const auto& check : checks)
       if (!check.exists) throw CommandError(kExitFailure, check.missing_message() + " (in " + describe_connection(conn, ctx) + ")");
+    for (const auto& check : checks)
+      if (auto why = check.periodic_problem(queue::periodic_entries_of(engine, check.table)))
+        throw CommandError(kExitConfig, *why + " (in " + describe_connection(conn, ctx) + ")");
     std::cout << "  database answered; job table present\n";
     for (const auto& check : checks) {
       std::cout << "  " << check.table << ": schema version " << check.applied_version << " of " << check.latest_version

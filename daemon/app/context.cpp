@@ -24,6 +24,9 @@ Context resolve(const std::optional<std::string>& config_flag, const std::option
   } else {
     ctx.config = config::built_in(config_defaults());
   }
+  // The cron expressions and time zones of [[periodic]]: errors of the file, reported as such
+  // by every command that reads it.
+  periodic_entries(*ctx.config);
   const char* env = std::getenv("PGXQD_DATABASE_URL");
   if (database_flag) {
     ctx.conninfo = *database_flag;

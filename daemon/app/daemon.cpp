@@ -30,6 +30,7 @@
 #include "config/duration.hpp"
 #include "plugin/loader.hpp"
 #include "queue/engine.hpp"
+#include "queue/table_check.hpp"
 
 namespace pgxq::app {
 
@@ -53,6 +54,7 @@ void reload(const Context& ctx, const RunOptions& options, std::shared_ptr<const
   std::shared_ptr<const config::Config> fresh;
   try {
     fresh = config::load_file(running->path, config_defaults());
+    periodic_entries(*fresh);
   } catch (const config::ConfigError& e) {
     log.error("SIGHUP: {} has errors, keeping the running config:\n{}", running->path, e.what());
     return;
@@ -151,6 +153,9 @@ int run_daemon(const RunOptions& options) {
   };
   try {
     engine.start();
+  } catch (const queue::SchemaTooOld& e) {
+    log->critical("cannot start: {} ({})", e.what(), cfg->path.empty() ? std::string("the config") : cfg->path);
+    return kExitConfig;
   } catch (const pg::Error& e) {
     std::string msg = pg::scrub_password(e.what(), ctx.conninfo);
     if (e.unreachable()) {

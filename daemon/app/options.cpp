@@ -1,6 +1,8 @@
 // app/options: see options.hpp.
 #include "app/options.hpp"
 
+#include "queue/cron.hpp"
+
 namespace pgxq::app {
 
 config::Defaults config_defaults() {
@@ -64,7 +66,42 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.maintenance.health.interval = config.maintenance.health_check;
   o.maintenance.health.long_transaction = config.maintenance.long_transaction;
   o.maintenance.reindex = config.maintenance.reindex;
+  o.periodic = periodic_entries(config);
   return o;
+}
+
+std::vector<queue::PeriodicEntry> periodic_entries(const config::Config& config) {
+  std::vector<queue::PeriodicEntry> out;
+  std::vector<config::Problem> problems;
+  auto position = [&](const std::string& key) {
+    auto it = config.positions.find(key);
+    return it == config.positions.end() ? config::Position{} : it->second;
+  };
+  for (const auto& p : config.periodic) {
+    queue::PeriodicEntry e;
+    e.name = p.name;
+    e.kind = p.kind;
+    e.args = p.args;
+    e.queue = p.queue;
+    e.priority = p.priority;
+    e.max_attempts = p.max_attempts;
+    e.catch_up = p.catch_up;
+    if (p.cron.empty()) {
+      e.schedule = queue::Schedule::every(std::chrono::duration_cast<std::chrono::seconds>(p.every));
+    } else {
+      auto parsed = queue::parse_cron(p.cron);
+      if (!parsed.ok())
+        problems.push_back({config.path, position(p.key + ".cron"), p.key + ".cron",
+                            "invalid cron expression \"" + p.cron + "\": " + parsed.error});
+      auto zone_problem = queue::time_zone_problem(p.timezone);
+      if (!zone_problem.empty())
+        problems.push_back({config.path, position(p.key + ".timezone"), p.key + ".timezone", zone_problem});
+      if (parsed.ok() && zone_problem.empty()) e.schedule = queue::Schedule::cron(p.cron, p.timezone);
+    }
+    out.push_back(std::move(e));
+  }
+  if (!problems.empty()) throw config::ConfigError(std::move(problems));
+  return out;
 }
 
 plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log) {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.hpp"
 #include "plugin/loader.hpp"
@@ -21,6 +22,11 @@ config::Defaults config_defaults();
 
 // Engine options for this config with the given connection string.
 queue::EngineOptions engine_options(const config::Config& config, const std::string& conninfo);
+
+// The config's [[periodic]] entries with their schedules. Throws config::ConfigError naming
+// file, line and key for a cron expression or time zone that queue/cron refuses (the config
+// reader checks everything else).
+std::vector<queue::PeriodicEntry> periodic_entries(const config::Config& config);
 
 // Loader options for this config: its plugin dir and [plugins.<name>] tables.
 plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log);

@@ -1,6 +1,8 @@
 // app/reload: see reload.hpp.
 #include "app/reload.hpp"
 
+#include <algorithm>
+
 namespace pgxq::app {
 
 int effective_max_workers(const config::Config& config, const config::QueueConfig& queue) {
@@ -65,6 +67,10 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
           "backoff");
   restart(fresh.plugins.dir != running.plugins.dir, "plugins.dir");
   restart(fresh.http.listen != running.http.listen, "http.listen");
+  restart(fresh.periodic.size() != running.periodic.size() ||
+              !std::equal(fresh.periodic.begin(), fresh.periodic.end(), running.periodic.begin(),
+                          [](const auto& a, const auto& b) { return a.same_as(b); }),
+          "periodic");
   bool settings_changed = fresh.plugins.settings.size() != running.plugins.settings.size();
   for (const auto& [name, s] : fresh.plugins.settings) {
     auto it = running.plugins.settings.find(name);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -190,11 +191,16 @@ public:
 
   void read(const toml::table& root) {
     static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log",
-                                                      "http", "retention", "maintenance"};
+                                                      "http", "retention", "maintenance", "periodic"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
         unknown(pos_of(k.source()), "", key, sections, "sections");
+        continue;
+      }
+      if (key == "periodic") {
+        record(key, pos_of(k.source()));
+        periodic(v, pos_of(k.source()));
         continue;
       }
       if (!v.is_table()) {
@@ -213,6 +219,15 @@ public:
     if (auto t = root["retention"].as_table()) retention(*t);
     if (auto t = root["maintenance"].as_table()) maintenance(*t);
     if (cfg_.queues.empty()) cfg_.queues.push_back({"default", 0, "", {}});
+    if (!cfg_.periodic.empty() && !cfg_.maintenance.enabled) {
+      auto it = cfg_.positions.find("maintenance.enabled");
+      problem(it != cfg_.positions.end() ? it->second : Position{}, "maintenance.enabled",
+              "is false, but there are [[periodic]] entries (the first at line " +
+                  std::to_string(cfg_.periodic.front().pos.line) +
+                  "): periodic jobs are enqueued only by a table's maintenance leader, so they would never run; set "
+                  "enabled = true (on at least one daemon per table; each daemon that is not the leader only waits), "
+                  "or remove the entries");
+    }
   }
 
 private:
@@ -503,6 +518,98 @@ private:
     get_duration(t, s, "health_check", m.health_check, true);
     get_duration(t, s, "long_transaction", m.long_transaction, false);
     get_duration(t, s, "reindex", m.reindex, true);
+  }
+
+  // An entry's name: its identity in <table>_periodic and in its jobs' unique keys.
+  static bool valid_periodic_name(const std::string& name) {
+    if (name.empty() || name.size() > 100) return false;
+    return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '_' || c == '.' || c == ':' || c == '-';
+    });
+  }
+
+  void periodic(const toml::node& v, Position kp) {
+    auto arr = v.as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      problem(kp, "periodic",
+              "expected entries written as [[periodic]] tables (kind = \"...\" and cron = \"...\" or every = "
+              "\"...\"), got " + show(v));
+      return;
+    }
+    std::map<std::string, std::string> names;  // name -> key of the entry that has it
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const auto* t = arr->get(i)->as_table();
+      const std::string key = "periodic[" + std::to_string(i) + "]";
+      PeriodicConfig e;
+      e.key = key;
+      e.pos = pos_of(t->source());
+      record(key, e.pos);
+      check_keys(*t, key,
+                 {"name", "kind", "args", "queue", "priority", "max_attempts", "cron", "every", "timezone", "catch_up"});
+      const size_t before = problems.size();
+      get_string(*t, key, "kind", e.kind);
+      if (!t->get("kind")) problem(e.pos, key + ".kind", "missing: every [[periodic]] entry needs kind = \"<job kind>\"");
+      else if (t->get("kind")->is_string() && e.kind.empty())
+        problem(pos_of(t->get("kind")->source()), key + ".kind", "expected a job kind, got an empty string");
+      e.name = e.kind;
+      if (const toml::node* n = t->get("name")) {
+        get_string(*t, key, "name", e.name);
+        if (n->is_string() && !valid_periodic_name(e.name))
+          problem(pos_of(n->source()), key + ".name",
+                  "\"" + e.name + "\" is not a valid entry name: use 1 to 100 of A-Z a-z 0-9 _ . : -");
+      } else if (!e.kind.empty() && !valid_periodic_name(e.kind)) {
+        problem(e.pos, key + ".name",
+                "missing, and the kind \"" + e.kind + "\" cannot stand in for it (names are 1 to 100 of A-Z a-z 0-9 _ . : -): "
+                "set name = \"...\"");
+      }
+      if (const toml::node* n = t->get("args")) {
+        if (auto at = n->as_table()) {
+          std::ostringstream os;
+          os << toml::json_formatter(*at, toml::format_flags::none);
+          e.args = os.str();
+        } else {
+          problem(pos_of(n->source()), key + ".args", "expected an inline table such as { report = \"daily\" }, got " + show(*n));
+        }
+      }
+      get_string(*t, key, "queue", e.queue);
+      if (t->get("queue") && t->get("queue")->is_string() && e.queue.empty())
+        problem(pos_of(t->get("queue")->source()), key + ".queue", "expected a queue name, got an empty string");
+      get_int(*t, key, "priority", e.priority, -32768, 32767);
+      get_int(*t, key, "max_attempts", e.max_attempts, 1, 32767);
+      get_string(*t, key, "cron", e.cron);
+      if (const toml::node* n = t->get("cron"); n && n->is_string() && e.cron.empty())
+        problem(pos_of(n->source()), key + ".cron", "expected a cron expression such as \"*/5 * * * *\", got an empty string");
+      get_duration(*t, key, "every", e.every, false);
+      if (const toml::node* n = t->get("every"); n && e.every.count() > 0) {
+        if (e.every < std::chrono::seconds(1) || e.every.count() % 1000 != 0)
+          problem(pos_of(n->source()), key + ".every",
+                  "expected whole seconds, at least 1s (runs are at multiples of it since the Unix epoch), got " +
+                      format_duration(e.every));
+      }
+      const bool has_cron = t->get("cron") != nullptr, has_every = t->get("every") != nullptr;
+      if (has_cron && has_every)
+        problem(pos_of(t->get("every")->source()), key + ".every",
+                "set either cron or every, not both (cron at line " + std::to_string(pos_of(t->get("cron")->source()).line) +
+                    ")");
+      else if (!has_cron && !has_every)
+        problem(e.pos, key, "missing a schedule: set cron = \"<minute hour day-of-month month day-of-week>\" or every = "
+                            "\"<duration>\"");
+      get_string(*t, key, "timezone", e.timezone);
+      if (const toml::node* n = t->get("timezone"); n && has_every && !has_cron)
+        problem(pos_of(n->source()), key + ".timezone",
+                "applies to cron only: every runs at multiples of its period since the Unix epoch, whatever the zone "
+                "(for wall-clock times in a zone, use cron, e.g. cron = \"0 3 * * *\")");
+      get_bool(*t, key, "catch_up", e.catch_up);
+      if (problems.size() == before && valid_periodic_name(e.name)) {
+        auto [it, inserted] = names.emplace(e.name, key);
+        if (!inserted)
+          problem(t->get("name") ? pos_of(t->get("name")->source()) : e.pos, key + ".name",
+                  "\"" + e.name + "\" is already the name of " + it->second +
+                      " (names identify entries in <table>_periodic; the name defaults to the kind: set name = \"...\" on "
+                      "one of them)");
+      }
+      cfg_.periodic.push_back(std::move(e));
+    }
   }
 
   void log(const toml::table& t) {

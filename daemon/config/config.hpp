@@ -139,6 +139,30 @@ struct MaintenanceConfig {
   std::chrono::milliseconds reindex{0};           // zero: never
 };
 
+// [[periodic]]: a job its table's maintenance leader enqueues on a schedule. The cron
+// expression and the time zone are checked by the app (queue/cron, with tzdata), at the
+// positions recorded under `key` ("periodic[0].cron").
+struct PeriodicConfig {
+  std::string name;  // default: kind; unique among entries; [A-Za-z0-9_.:-], 1..100 characters
+  std::string kind;
+  std::string args = "{}";  // the inline table, as a JSON object
+  std::string queue = "default";
+  int priority = 0;
+  int max_attempts = 5;
+  std::string cron;                    // exactly one of cron and every
+  std::chrono::milliseconds every{0};  // whole seconds, at least 1s
+  std::string timezone = "UTC";        // cron only
+  bool catch_up = true;
+  std::string key;  // "periodic[<index>]"
+  Position pos;
+  // The same entry (positions aside): for reload's "needs a restart".
+  bool same_as(const PeriodicConfig& o) const {
+    return name == o.name && kind == o.kind && args == o.args && queue == o.queue && priority == o.priority &&
+           max_attempts == o.max_attempts && cron == o.cron && every == o.every && timezone == o.timezone &&
+           catch_up == o.catch_up;
+  }
+};
+
 struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
@@ -150,6 +174,7 @@ struct Config {
   HttpConfig http;
   RetentionConfig retention;
   MaintenanceConfig maintenance;
+  std::vector<PeriodicConfig> periodic;
 
   // Where a key was set ("worker.poll_interval"), for messages about values that are valid
   // TOML but turn out wrong later (e.g. a plugin settings table for a plugin not loaded).

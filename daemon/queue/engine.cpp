@@ -17,6 +17,7 @@
 #include "queue/core.hpp"
 #include "queue/listener.hpp"
 #include "queue/maintainer.hpp"
+#include "queue/periodic.hpp"
 #include "queue/producer.hpp"
 #include "queue/rescuer.hpp"
 #include "queue/table_check.hpp"
@@ -95,6 +96,10 @@ void validate(EngineOptions& o) {
   if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
   if (o.max_args_bytes < 0) throw std::invalid_argument("max_args_bytes must not be negative (0: no limit)");
   validate_maintenance(o.maintenance);
+  if (!o.periodic.empty() && !o.maintenance.enabled)
+    throw std::invalid_argument("periodic jobs need maintenance: only a table's maintenance leader enqueues them");
+  for (const auto& e : o.periodic)
+    if (!e.schedule) throw std::invalid_argument("periodic entry " + e.name + " has no schedule");
   if (!o.clock) o.clock = real_clock();
   if (!o.start_thread) o.start_thread = [](std::function<void()> run) { return std::thread(std::move(run)); };
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});
@@ -199,6 +204,7 @@ void Engine::Impl::check_database() {
                       name, name);
     for (const auto& warning : check.warnings(core->options.listen, core->options.poll_interval))
       core->log->warn("{}", warning);
+    if (auto why = check.periodic_problem(periodic_entries_of(core->options, name))) throw SchemaTooOld(*why);
     // A paused queue claims nothing from the first claim on (Control keeps it up to date).
     if (auto paused = read_paused_queues(conn, t)) paused_at_start[name] = *paused;
   }

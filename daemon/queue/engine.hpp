@@ -15,6 +15,7 @@
 #include "queue/job.hpp"
 #include "queue/observer.hpp"
 #include "queue/maintenance_options.hpp"
+#include "queue/periodic_options.hpp"
 #include "queue/retry_policy.hpp"
 #include "queue/timeouts.hpp"
 
@@ -69,6 +70,8 @@ struct EngineOptions {
   // One daemon per job table (the leader) deletes expired finished jobs and warns about the
   // table's health (queue/maintainer).
   MaintenanceOptions maintenance;
+  // Periodic jobs, each enqueued by its job table's leader (queue/periodic); needs maintenance.
+  std::vector<PeriodicEntry> periodic;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "queue/leader.hpp"
+#include "queue/periodic.hpp"
 #include "queue/reindex.hpp"
 #include "queue/retention.hpp"
 #include "queue/table_health.hpp"
@@ -34,11 +35,21 @@ struct Maintainer::Table {
   Clock::TimePoint next_retention{}, next_health{}, next_reindex{};
   bool retention_possible = false;  // the finished-jobs index is there
   bool reindex_waiting = false;     // the last reindex was skipped for a backlog
+  std::unique_ptr<PeriodicEnqueuer> periodic;  // the table's periodic entries, if any
+  Clock::TimePoint next_periodic{};
 };
 
 Maintainer::Maintainer(std::shared_ptr<Core> core) : core_(std::move(core)) {
   const auto identity = process_identity();
-  for (const auto& [name, sql] : core_->tables) tables_.push_back(std::make_unique<Table>(*core_, sql, identity));
+  const auto grace = periodic_grace(core_->options.maintenance.leader_check);
+  for (const auto& [name, sql] : core_->tables) {
+    tables_.push_back(std::make_unique<Table>(*core_, sql, identity));
+    std::vector<PeriodicEntry> entries;
+    for (const auto& e : core_->options.periodic)
+      if (periodic_table(core_->options, e) == name) entries.push_back(e);
+    if (!entries.empty())
+      tables_.back()->periodic = std::make_unique<PeriodicEnqueuer>(sql, std::move(entries), grace, core_->log);
+  }
 }
 
 Maintainer::~Maintainer() { stop(); }
@@ -96,6 +107,19 @@ void Maintainer::loop() {
 
 void Maintainer::upkeep(Table& t, Clock::TimePoint now) {
   const auto& m = core_->options.maintenance;
+  // Periodic jobs first, and about every second: a long retention pass or rebuild after it
+  // must not make a scheduled time late.
+  if (t.periodic && now >= t.next_periodic) {
+    t.next_periodic = now + std::chrono::seconds(1);
+    try {
+      t.periodic->run(t.lead.connection());
+    } catch (const pg::Error& e) {
+      if (t.lead.failed(e)) return;
+      t.next_periodic = now + std::chrono::seconds(10);
+      core_->log->error("periodic jobs of table {}: {} (SQLSTATE {}); trying again in 10s", t.sql.table, e.what(),
+                        e.sqlstate());
+    }
+  }
   try {
     if (t.retention_possible && !m.retention.keeps_everything() && now >= t.next_retention) {
       // The next pass is due an interval after this one started: a long pass is followed at once.

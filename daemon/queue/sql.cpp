@@ -369,3 +369,34 @@ std::string backlog_waiting(const std::string& quoted) {
 }
 
 }  // namespace pgxq::queue::maintenance_sql
+
+namespace pgxq::queue {
+
+namespace {
+
+// `schema."base"` → `schema."base<suffix>"`: libpgxq's migration 7 puts <table>_periodic beside
+// the job table, in its schema.
+std::string periodic_sibling(const std::string& quoted) {
+  if (!quoted.empty() && quoted.back() == '"') return quoted.substr(0, quoted.size() - 1) + "_periodic\"";
+  return quoted + "_periodic";
+}
+
+}  // namespace
+
+PeriodicSql::PeriodicSql(const TableSql& t) : periodic_table(periodic_sibling(t.quoted)) {
+  read_state = "SELECT floor(extract(epoch FROM now()))::int8, n.name, floor(extract(epoch FROM p.last_run_at))::int8"
+               " FROM unnest($1::text[]) AS n(name) LEFT JOIN " + periodic_table + " p ON p.name = n.name";
+  first_seen = "INSERT INTO " + periodic_table + " (name, last_run_at) VALUES ($1, to_timestamp($2::int8))"
+               " ON CONFLICT (name) DO NOTHING";
+  advance = "INSERT INTO " + periodic_table + " AS p (name, last_run_at) VALUES ($1, to_timestamp($2::int8))"
+            " ON CONFLICT (name) DO UPDATE SET last_run_at = EXCLUDED.last_run_at, updated_at = now()"
+            " WHERE p.last_run_at < EXCLUDED.last_run_at RETURNING p.name";
+  insert_job = "INSERT INTO " + t.quoted +
+               " (kind, args, queue, priority, max_attempts, scheduled_at, unique_key)"
+               " VALUES ($1, $2::jsonb, $3, $4::int2, $5::int2, to_timestamp($6::int8), $7)"
+               " ON CONFLICT (kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running')"
+               " DO NOTHING RETURNING id";
+  set_last_job = "UPDATE " + periodic_table + " SET last_job_id = $2::int8, updated_at = now() WHERE name = $1";
+}
+
+}  // namespace pgxq::queue

@@ -215,3 +215,27 @@ inline constexpr const char* kReindexLeftovers =
 std::string backlog_waiting(const std::string& quoted);
 
 }  // namespace pgxq::queue::maintenance_sql
+
+namespace pgxq::queue {
+
+// The statements of periodic jobs (queue/periodic) on a job table and its <table>_periodic
+// (migration 7), run by the table's maintenance leader. Times travel as whole seconds since
+// the Unix epoch. The unique key needs migration 8's index (kind, unique_key) over unfinished jobs.
+struct PeriodicSql {
+  explicit PeriodicSql(const TableSql& t);
+  std::string periodic_table;  // quoted, beside the job table
+  // $1 names text[]: per name, the database's now, and its row's last_run_at (NULL: no row yet).
+  std::string read_state;
+  // $1 name, $2 at: the row of an entry seen for the first time (nothing enqueued for it).
+  std::string first_seen;
+  // $1 name, $2 at: moves last_run_at forwards to $2, never backwards; returns a row only when
+  // it moved (so whoever gets the row, in its transaction, enqueues that time, and nobody else).
+  std::string advance;
+  // $1 kind, $2 args jsonb, $3 queue, $4 priority, $5 max_attempts, $6 scheduled at, $7 unique
+  // key: the job's id, or no row when an unfinished job holds the key already.
+  std::string insert_job;
+  // $1 name, $2 job id.
+  std::string set_last_job;
+};
+
+}  // namespace pgxq::queue

@@ -36,6 +36,17 @@ std::vector<std::string> TableCheck::warnings(bool listen, std::chrono::millisec
   return out;
 }
 
+std::optional<std::string> TableCheck::periodic_problem(size_t periodic_entries) const {
+  // Migration 7 adds <table>_periodic and the unique_key column, 8 the unique index.
+  constexpr int kNeeded = 8;
+  if (periodic_entries == 0 || !exists || !version_known() || applied_version >= kNeeded) return std::nullopt;
+  return "job table " + table + " is at schema version " + std::to_string(applied_version) + " of " +
+         std::to_string(latest_version) + ", but its " + std::to_string(periodic_entries) +
+         " [[periodic]] entr" + (periodic_entries == 1 ? "y needs" : "ies need") + " schema version " +
+         std::to_string(kNeeded) + " (the table " + table + "_periodic and the unique index on (kind, unique_key)); "
+         "run `pgxqd migrate --table " + table + "` first, or remove the entries";
+}
+
 TableCheck check_table(pg::Connection& conn, const std::string& table) {
   pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
   pgxq_error err{};

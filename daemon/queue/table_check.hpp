@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,16 @@ struct TableCheck {
   // `listen`: whether the engine would LISTEN for new jobs (else a missing trigger costs
   // nothing); `poll_interval` is how often it polls instead.
   std::vector<std::string> warnings(bool listen, std::chrono::milliseconds poll_interval) const;
+  // Why `periodic_entries` periodic entries cannot run on this table (it is below migration 8,
+  // which periodic jobs need), naming `pgxqd migrate`; nullopt when they can, or when none.
+  std::optional<std::string> periodic_problem(size_t periodic_entries) const;
+};
+
+// The engine refuses to start because a table lacks a migration the configuration needs (a
+// configuration problem: the daemon exits 78).
+class SchemaTooOld : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
 };
 
 // Reads the table's state; throws pg::Error when the database cannot be asked.
