@@ -18,6 +18,7 @@
 
 #include "app/context.hpp"
 #include "app/errors.hpp"
+#include "app/kind_settings.hpp"
 #include "app/logging.hpp"
 #include "app/options.hpp"
 #include "app/reload.hpp"
@@ -134,6 +135,9 @@ int check_config(const CheckConfigOptions& o) {
     for (const auto& k : p.kinds) std::cout << " " << k;
     std::cout << "\n";
   }
+  std::vector<std::string> kinds;
+  for (const auto& [kind, handler] : plugins.handlers()) kinds.push_back(kind);
+  for (const auto& warning : unregistered_kind_warnings(*cfg, kinds)) std::cout << "  warning: " << warning << "\n";
   if (!o.offline) {
     auto conn = connect(ctx);
     // The very check `pgxqd run` makes at start, on the tables it would work.

@@ -95,6 +95,13 @@ void validate(EngineOptions& o) {
   if (o.pool_size < 1) throw std::invalid_argument("pool_size must be at least 1");
   if (o.max_args_bytes < 0) throw std::invalid_argument("max_args_bytes must not be negative (0: no limit)");
   validate_maintenance(o.maintenance);
+  auto below_rescue_after = [&](const JobTimeout& t, const std::string& what) {
+    if (t.limit.count() < 0) throw std::invalid_argument(what + " must not be negative");
+    if (t.limit >= o.rescue_after)
+      throw std::invalid_argument(what + " must be below rescue_after: a job still running then is rescued and run twice");
+  };
+  below_rescue_after(o.job_timeout, "job_timeout");
+  for (const auto& [kind, t] : o.kind_timeouts) below_rescue_after(t, "the timeout of kind " + kind);
   if (!o.clock) o.clock = real_clock();
   if (!o.start_thread) o.start_thread = [](std::function<void()> run) { return std::thread(std::move(run)); };
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
+#include "queue/job_timeout.hpp"
 #include "queue/observer.hpp"
 #include "queue/maintenance_options.hpp"
 #include "queue/retry_policy.hpp"
@@ -65,6 +67,12 @@ struct EngineOptions {
   // One daemon per job table (the leader) deletes expired finished jobs and warns about the
   // table's health (queue/maintainer).
   MaintenanceOptions maintenance;
+  // How long a handler may run: from then on should_stop is true for its job, and whatever it
+  // returns afterwards is rolled back and recorded as a failed attempt ("timeout after 30s").
+  // Zero: no limit (go-pgxq's default). Each must be below rescue_after.
+  JobTimeout job_timeout;
+  // By kind, instead of job_timeout (a zero limit turns it off for that kind).
+  std::map<std::string, JobTimeout, std::less<>> kind_timeouts;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or
