@@ -12,11 +12,10 @@ std::vector<std::string> unregistered_kind_warnings(const config::Config& config
     if (std::find(registered.begin(), registered.end(), kind) != registered.end()) continue;
     std::string where = config.path.empty() ? "<config>" : config.path;
     if (settings.pos.line > 0) where += ":" + std::to_string(settings.pos.line) + ":" + std::to_string(settings.pos.column);
-    std::string msg = where + ": [kinds] has settings for kind \"" + kind +
-                      "\", which no plugin loaded here registered: they apply only if this daemon handles that kind";
+    std::string msg = where + ": [kinds.\"" + kind + "\"]: no plugin loaded here registered the kind \"" + kind +
+                      "\", so these settings do nothing in this daemon (fine if another daemon on the table handles it)";
     const std::string best = config::closest(kind, registered);
     if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
-    else msg += " (another daemon on the table may handle it)";
     warnings.push_back(std::move(msg));
   }
   return warnings;
