@@ -109,6 +109,11 @@ TEST_CASE("job timeout: the operator's cancel wins over a timeout that passed as
   auto r = f.row(id);
   CHECK(r.error.value_or("") == "cancelled by operator");
   CHECK(r.attempt == 1);
+  // Discarded by its own run, not retried as a timeout first (and then discarded by the
+  // request that outlived the run).
+  CHECK(e->stats()[0].discarded == 1);
+  CHECK(e->stats()[0].retried == 0);
+  CHECK_FALSE(f.log.contains("cancelled by the operator while not running"));
   CHECK(scalar(f.db(), "SELECT count(*) FROM " + rec) == 0);
 }
 
