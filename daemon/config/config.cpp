@@ -429,7 +429,19 @@ private:
       KindConfig kc;
       kc.pos = kp;
       record(section, kp);
-      check_keys(*kt, section, {"timeout"});
+      for (auto&& [sub, sv] : *kt) {
+        const std::string key(sub.str());
+        if (sv.is_table()) {
+          // [kinds.mail.send] is kind "mail" holding a table "send": the kind was meant quoted.
+          problem(pos_of(sub.source()), section + "." + key,
+                  "read as kind \"" + kind + "\" holding a table \"" + key + "\"; a kind with a dot is quoted: [" +
+                      kind_key(kind + "." + key) + "]");
+        } else if (key != "timeout") {
+          unknown(pos_of(sub.source()), section, key, {"timeout"}, "keys");
+        } else {
+          record(section + "." + key, pos_of(sv.source()));
+        }
+      }
       if (const toml::node* n = kt->get("timeout")) {
         std::chrono::milliseconds timeout{0};
         const size_t before = problems.size();

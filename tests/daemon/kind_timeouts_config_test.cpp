@@ -67,6 +67,10 @@ TEST_CASE("kind timeouts config: an unknown key in [kinds.<kind>] names file, li
   auto e = error_of("[kinds.sleep]\ntimeot = \"1s\"\n");
   CHECK(contains(e, "/etc/pgxqd/k.toml:2:1: kinds.sleep.timeot: unknown key \"timeot\" in [kinds.sleep]; did you mean "
                     "\"timeout\"?"));
+  // An unquoted dotted kind is a kind holding a table: the message says how to quote it.
+  CHECK(contains(error_of("[kinds.mail.send]\ntimeout = \"1s\"\n"),
+                 "k.toml:1:13: kinds.mail.send: read as kind \"mail\" holding a table \"send\"; a kind with a dot is "
+                 "quoted: [kinds.\"mail.send\"]"));
   auto q = error_of("[kinds.\"mail.send\"]\nretries = 3\n");
   CHECK(contains(q, "/etc/pgxqd/k.toml:2:1: kinds.\"mail.send\".retries: unknown key \"retries\""));
 }
