@@ -3,7 +3,9 @@
 
 namespace pgxq::queue {
 
-std::string JobTimeout::error() const { return "timeout after " + (text.empty() ? describe_duration(limit) : text); }
+std::string JobTimeout::written() const { return text.empty() ? describe_duration(limit) : text; }
+
+std::string JobTimeout::error() const { return "timeout after " + written(); }
 
 const JobTimeout& timeout_for(const std::string& kind, const JobTimeout& fallback,
                               const std::map<std::string, JobTimeout, std::less<>>& by_kind) {

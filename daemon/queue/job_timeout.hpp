@@ -12,6 +12,8 @@ struct JobTimeout {
   std::chrono::milliseconds limit{0};  // zero: no limit
   std::string text;                    // as the operator wrote it ("30s"); empty: written from limit
   bool enabled() const noexcept { return limit.count() > 0; }
+  // The limit as the operator wrote it: "30s".
+  std::string written() const;
   // The error recorded on a job whose handler returned after the limit: "timeout after 30s".
   std::string error() const;
 };

@@ -479,12 +479,11 @@ void Producer::warn_overdue() {
     run.overdue_logged = true;
     const Job& job = *running.job;
     core_->log->warn("job {} kind={} queue={}: still running past its timeout of {}: should_stop is set but the "
-                     "handler has not returned; it keeps its worker until it returns, then its work is rolled back "
-                     "and the attempt recorded as failed with \"{}\". If it still runs [worker] rescue_after ({}) after it was claimed, the "
-                     "job is rescued and run again while this run goes on",
-                     job.id, job.kind, job.queue, run.timeout().text.empty() ? describe_duration(run.timeout().limit)
-                                                                              : run.timeout().text,
-                     run.timeout().error(), describe_duration(core_->options.rescue_after));
+                     "handler has not returned; it keeps its worker until it returns, then its work is rolled back and "
+                     "the attempt recorded as failed with \"{}\". If it still runs [worker] rescue_after ({}) after "
+                     "it was claimed, the job is rescued and run again while this run goes on",
+                     job.id, job.kind, job.queue, run.timeout().written(), run.timeout().error(),
+                     describe_duration(core_->options.rescue_after));
   }
 }
 
