@@ -10,7 +10,7 @@ using namespace pgxq::queue;
 using pgxq::test::ManualClock;
 using namespace std::chrono_literals;
 
-TEST_CASE("job run: no deadline before the handler is called; expires at call + limit, not before") {
+TEST_CASE("job run: no deadline before the handler is called, then it expires at call + limit and not before") {
   ManualClock clock;
   JobRun run(JobTimeout{30s, "30s"});
   CHECK_FALSE(run.still_in_handler());
@@ -40,7 +40,7 @@ TEST_CASE("job run: a zero limit never expires") {
   CHECK_FALSE(run.still_in_handler());  // nothing to wait for: the control pass skips it
 }
 
-TEST_CASE("job timeout: a kind's own limit replaces the default, zero included; errors keep the spelling") {
+TEST_CASE("job timeout: a kind's own limit replaces the default (zero included), and errors keep the spelling") {
   const JobTimeout fallback{90s, "90s"};
   std::map<std::string, JobTimeout, std::less<>> by_kind{{"sleep", {1s, "1s"}}, {"mail.send", {0s, "0s"}}};
   CHECK(timeout_for("sleep", fallback, by_kind).limit == 1s);
