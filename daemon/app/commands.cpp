@@ -19,6 +19,7 @@
 
 #include "app/context.hpp"
 #include "app/errors.hpp"
+#include "app/kind_settings.hpp"
 #include "app/logging.hpp"
 #include "app/options.hpp"
 #include "app/reload.hpp"
@@ -159,6 +160,9 @@ int check_config(const CheckConfigOptions& o) {
     std::cout << "\n";
   }
   print_periodic(std::cout, engine_options(*cfg, ctx.conninfo));
+  std::vector<std::string> kinds;
+  for (const auto& [kind, handler] : plugins.handlers()) kinds.push_back(kind);
+  for (const auto& warning : unregistered_kind_warnings(*cfg, kinds)) std::cout << "  warning: " << warning << "\n";
   if (!o.offline) {
     auto conn = connect(ctx);
     // The very check `pgxqd run` makes at start, on the tables it would work.

@@ -21,6 +21,7 @@
 #include "app/context.hpp"
 #include "app/errors.hpp"
 #include "app/http_endpoints.hpp"
+#include "app/kind_settings.hpp"
 #include "app/logging.hpp"
 #include "app/notify.hpp"
 #include "app/options.hpp"
@@ -118,6 +119,7 @@ int run_daemon(const RunOptions& options) {
   // pgxqd before it claims anything; health answers "starting" until the engine runs.
   std::vector<std::string> kinds;
   for (const auto& [kind, handler] : plugins.handlers()) kinds.push_back(kind);
+  for (const auto& warning : unregistered_kind_warnings(*cfg, kinds)) log->warn("{}", warning);
   auto http = HttpEndpoints::from_config(cfg, ctx.conninfo, kinds, log);
   auto engine_opts = engine_options(*cfg, ctx.conninfo);
   if (http) {

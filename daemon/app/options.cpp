@@ -22,6 +22,7 @@ config::Defaults config_defaults() {
   d.worker.cancel_grace = engine.cancel_grace;
   d.worker.max_args_bytes = engine.max_args_bytes;
   d.worker.max_snoozes = engine.max_snoozes;
+  d.worker.job_timeout = engine.job_timeout.limit;
   d.backoff = {engine.backoff.initial, engine.backoff.max, engine.backoff.multiplier, engine.backoff.jitter};
   const queue::MaintenanceOptions& m = engine.maintenance;
   d.retention = {m.retention.completed, m.retention.discarded, m.retention.failed, m.retention.interval,
@@ -67,6 +68,9 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
   o.maintenance.health.long_transaction = config.maintenance.long_transaction;
   o.maintenance.reindex = config.maintenance.reindex;
   o.periodic = periodic_entries(config);
+  o.job_timeout = {config.worker.job_timeout, config.worker.job_timeout_text};
+  for (const auto& [kind, k] : config.kinds)
+    if (k.timeout) o.kind_timeouts[kind] = {*k.timeout, k.timeout_text};
   return o;
 }
 

@@ -71,6 +71,13 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
               !std::equal(fresh.periodic.begin(), fresh.periodic.end(), running.periodic.begin(),
                           [](const auto& a, const auto& b) { return a.same_as(b); }),
           "periodic");
+  restart(fresh.worker.job_timeout != running.worker.job_timeout, "worker.job_timeout");
+  bool kind_timeouts_changed = fresh.kinds.size() != running.kinds.size();
+  for (const auto& [kind, k] : fresh.kinds) {
+    auto it = running.kinds.find(kind);
+    if (it == running.kinds.end() || it->second.timeout != k.timeout) kind_timeouts_changed = true;
+  }
+  restart(kind_timeouts_changed, "kinds.<kind> timeout");
   bool settings_changed = fresh.plugins.settings.size() != running.plugins.settings.size();
   for (const auto& [name, s] : fresh.plugins.settings) {
     auto it = running.plugins.settings.find(name);

@@ -191,7 +191,7 @@ public:
 
   void read(const toml::table& root) {
     static const std::vector<std::string> sections = {"database", "worker", "backoff", "queues", "plugins", "log",
-                                                      "http", "retention", "maintenance", "periodic"};
+                                                      "http", "retention", "maintenance", "periodic", "kinds"};
     for (auto&& [k, v] : root) {
       std::string key(k.str());
       if (std::find(sections.begin(), sections.end(), key) == sections.end()) {
@@ -218,6 +218,8 @@ public:
     if (auto t = root["http"].as_table()) http(*t);
     if (auto t = root["retention"].as_table()) retention(*t);
     if (auto t = root["maintenance"].as_table()) maintenance(*t);
+    if (auto t = root["kinds"].as_table()) kinds(*t);
+    job_timeouts_below_rescue_after();
     if (cfg_.queues.empty()) cfg_.queues.push_back({"default", 0, "", {}});
     if (!cfg_.periodic.empty() && !cfg_.maintenance.enabled) {
       auto it = cfg_.positions.find("maintenance.enabled");
@@ -392,7 +394,7 @@ private:
     const std::string s = "worker";
     check_keys(t, s,
                {"table", "poll_interval", "batch_size", "max_workers", "rescue_after", "shutdown_timeout", "cancel_grace",
-                "handler_statement_timeout", "max_args_bytes", "max_snoozes"});
+                "handler_statement_timeout", "max_args_bytes", "max_snoozes", "job_timeout"});
     auto& w = cfg_.worker;
     get_table_name(t, s, w.table);
     get_duration(t, s, "poll_interval", w.poll_interval, false);
@@ -404,6 +406,86 @@ private:
     get_timeout(t, s, "handler_statement_timeout", w.handler_statement_timeout);
     get_int(t, s, "max_args_bytes", w.max_args_bytes, 1024, 1 << 30);
     get_int(t, s, "max_snoozes", w.max_snoozes, 0, 2147483647);
+    get_duration(t, s, "job_timeout", w.job_timeout, true);
+    if (auto n = t.get("job_timeout"); n && n->is_string()) w.job_timeout_text = n->as_string()->get();
+  }
+
+  // How a kind is named in keys: bare when TOML allows it, else quoted ([kinds."mail.send"]).
+  static std::string kind_key(const std::string& kind) {
+    const bool bare = !kind.empty() && std::all_of(kind.begin(), kind.end(), [](unsigned char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    });
+    if (bare) return "kinds." + kind;
+    std::string quoted = "kinds.\"";
+    for (char c : kind) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+    return quoted + "\"";
+  }
+
+  // [kinds.<kind>]: one table per job kind. Kind names as a plugin may register them (toml++
+  // has already checked that keys are UTF-8).
+  void kinds(const toml::table& t) {
+    for (auto&& [k, v] : t) {
+      const std::string kind(k.str());
+      const std::string section = kind_key(kind);
+      const Position kp = pos_of(k.source());
+      auto kt = v.as_table();
+      if (!kt) {
+        problem(kp, section, "expected a table [" + section + "] with timeout, got " + show(v));
+        continue;
+      }
+      std::string bad;
+      if (kind.empty()) bad = "a kind must not be empty";
+      else if (kind.size() > 200) bad = "a kind must be at most 200 bytes (got " + std::to_string(kind.size()) + ")";
+      else if (std::any_of(kind.begin(), kind.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+        bad = "a kind must not contain control characters";
+      if (!bad.empty()) {
+        problem(kp, section, bad + " (as in the plugin ABI)");
+        continue;
+      }
+      KindConfig kc;
+      kc.pos = kp;
+      record(section, kp);
+      for (auto&& [sub, sv] : *kt) {
+        const std::string key(sub.str());
+        if (sv.is_table()) {
+          // [kinds.mail.send] is kind "mail" holding a table "send": the kind was meant quoted.
+          problem(pos_of(sub.source()), section + "." + key,
+                  "read as kind \"" + kind + "\" holding a table \"" + key + "\"; a kind with a dot is quoted: [" +
+                      kind_key(kind + "." + key) + "]");
+        } else if (key != "timeout") {
+          unknown(pos_of(sub.source()), section, key, {"timeout"}, "keys");
+        } else {
+          record(section + "." + key, pos_of(sv.source()));
+        }
+      }
+      if (const toml::node* n = kt->get("timeout")) {
+        std::chrono::milliseconds timeout{0};
+        const size_t before = problems.size();
+        get_duration(*kt, section, "timeout", timeout, true);
+        if (problems.size() == before) {
+          kc.timeout = timeout;
+          kc.timeout_text = n->as_string()->get();
+        }
+      }
+      cfg_.kinds[kind] = std::move(kc);
+    }
+  }
+
+  // A job still running at rescue_after is rescued and run again while its first run goes on:
+  // a timeout only helps below it.
+  void job_timeouts_below_rescue_after() {
+    const auto rescue_after = cfg_.worker.rescue_after;
+    auto check = [&](const std::string& key, std::chrono::milliseconds timeout, const std::string& text) {
+      if (timeout.count() == 0 || timeout < rescue_after) return;
+      auto it = cfg_.positions.find(key);
+      problem(it == cfg_.positions.end() ? Position{} : it->second, key,
+              "\"" + text + "\" is not below [worker] rescue_after (" + format_duration(rescue_after) +
+                  "): a job still running at rescue_after is rescued and run a second time while its first run goes "
+                  "on; set the timeout below rescue_after, or raise rescue_after");
+    };
+    check("worker.job_timeout", cfg_.worker.job_timeout, cfg_.worker.job_timeout_text);
+    for (const auto& [kind, kc] : cfg_.kinds)
+      if (kc.timeout) check(kind_key(kind) + ".timeout", *kc.timeout, kc.timeout_text);
   }
 
   void backoff(const toml::table& t) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +84,10 @@ struct WorkerConfig {
   std::chrono::milliseconds handler_statement_timeout{0};  // zero: the server's setting
   int max_args_bytes = 0;
   int max_snoozes = 0;  // 0: no bound
+  // How long a job's handler may run before should_stop tells it to stop and the attempt counts
+  // as failed ("timeout after <job_timeout_text>"); zero: no limit. [kinds.<kind>] overrides it.
+  std::chrono::milliseconds job_timeout{0};
+  std::string job_timeout_text;  // as written in the file, for the error recorded on the job
 };
 
 // The delay between attempts: initial × multiplier^(attempt-1), capped at max, times a random
@@ -163,6 +168,13 @@ struct PeriodicConfig {
   }
 };
 
+// [kinds.<kind>]: settings of one job kind, whichever plugin handles it.
+struct KindConfig {
+  std::optional<std::chrono::milliseconds> timeout;  // set: overrides worker.job_timeout ("0s": none)
+  std::string timeout_text;                          // as written in the file
+  Position pos;                                      // of the [kinds.<kind>] header
+};
+
 struct Config {
   std::string path;  // the file it came from; empty for built-in defaults
   DatabaseConfig database;
@@ -175,6 +187,7 @@ struct Config {
   RetentionConfig retention;
   MaintenanceConfig maintenance;
   std::vector<PeriodicConfig> periodic;
+  std::map<std::string, KindConfig> kinds;  // [kinds.<kind>], by kind
 
   // Where a key was set ("worker.poll_interval"), for messages about values that are valid
   // TOML but turn out wrong later (e.g. a plugin settings table for a plugin not loaded).

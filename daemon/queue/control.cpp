@@ -76,6 +76,8 @@ void Control::loop() {
 }
 
 void Control::run_once() {
+  // Handlers past their timeout: a look at this daemon's own running jobs, no database.
+  for (auto& p : producers_) p->warn_overdue();
   try {
     pg::Connection& conn = session_.connection();
     for (const auto& [name, table] : core_->tables) control_table(conn, table);

@@ -5,7 +5,8 @@
 // the handler of a cancelled running job is told to stop. The same pass discards the available
 // jobs that have a request (a cancelled job that was retried or rescued meanwhile must not run
 // again) and forgets the requests whose jobs are finished. Statements on the two small tables,
-// and primary-key lookups of the requested jobs.
+// and primary-key lookups of the requested jobs. The same pass also logs, once per job, a
+// handler still running past its timeout (Producer::warn_overdue).
 #pragma once
 
 #include <atomic>

@@ -100,6 +100,13 @@ void validate(EngineOptions& o) {
     throw std::invalid_argument("periodic jobs need maintenance: only a table's maintenance leader enqueues them");
   for (const auto& e : o.periodic)
     if (!e.schedule) throw std::invalid_argument("periodic entry " + e.name + " has no schedule");
+  auto below_rescue_after = [&](const JobTimeout& t, const std::string& what) {
+    if (t.limit.count() < 0) throw std::invalid_argument(what + " must not be negative");
+    if (t.limit >= o.rescue_after)
+      throw std::invalid_argument(what + " must be below rescue_after: a job still running then is rescued and run twice");
+  };
+  below_rescue_after(o.job_timeout, "job_timeout");
+  for (const auto& [kind, t] : o.kind_timeouts) below_rescue_after(t, "the timeout of kind " + kind);
   if (!o.clock) o.clock = real_clock();
   if (!o.start_thread) o.start_thread = [](std::function<void()> run) { return std::thread(std::move(run)); };
   if (o.queues.empty()) o.queues.push_back(QueueOptions{});

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "queue/clock.hpp"
 #include "queue/job.hpp"
+#include "queue/job_timeout.hpp"
 #include "queue/observer.hpp"
 #include "queue/maintenance_options.hpp"
 #include "queue/periodic_options.hpp"
@@ -72,6 +74,12 @@ struct EngineOptions {
   MaintenanceOptions maintenance;
   // Periodic jobs, each enqueued by its job table's leader (queue/periodic); needs maintenance.
   std::vector<PeriodicEntry> periodic;
+  // How long a handler may run: from then on should_stop is true for its job, and whatever it
+  // returns afterwards is rolled back and recorded as a failed attempt ("timeout after 30s").
+  // Zero: no limit (go-pgxq's default). Each must be below rescue_after.
+  JobTimeout job_timeout;
+  // By kind, instead of job_timeout (a zero limit turns it off for that kind).
+  std::map<std::string, JobTimeout, std::less<>> kind_timeouts;
 };
 
 // The job tables an engine with these options works, each once: every queue's own table, or

@@ -16,8 +16,8 @@ constexpr const char* kEndedTransactionState = "2D000";
 
 class ExecContext final : public JobContext {
 public:
-  ExecContext(Core& core, const ExecutionTarget& target, const Job& job, const std::atomic<bool>* cancelled)
-      : core_(core), target_(target), job_(job), cancelled_(cancelled) {}
+  ExecContext(Core& core, const ExecutionTarget& target, const Job& job, const JobRun* run)
+      : core_(core), target_(target), job_(job), run_(run) {}
 
   pg::Result exec(std::string_view sql, std::span<const pg::Param> params) override {
     if (ended_by_) {
@@ -45,7 +45,7 @@ public:
 
   bool should_stop() const noexcept override {
     return core_.cancel.load(std::memory_order_relaxed) || target_.cancel->load(std::memory_order_relaxed) ||
-           (cancelled_ && cancelled_->load(std::memory_order_relaxed));
+           (run_ && (run_->cancelled.load(std::memory_order_relaxed) || run_->timed_out(*core_.options.clock)));
   }
 
   void log(LogLevel level, std::string_view message) override {
@@ -78,7 +78,7 @@ private:
   std::optional<pg::Transaction> tx_;
   std::optional<pg::Error> sql_error_;
   std::optional<std::string> ended_by_;
-  const std::atomic<bool>* cancelled_;
+  const JobRun* run_;
 };
 
 Outcome call_handler(const Handler& handler, const Job& job, JobContext& ctx) {
@@ -99,7 +99,7 @@ bool commit_certainly_failed(const pg::Error& e) { return !e.connection_lost(); 
 }  // namespace
 
 void execute_job(Core& core, Completer& completer, const ExecutionTarget& target, const Job& job,
-                 const std::atomic<bool>* cancelled) {
+                 JobRun* run) {
   std::optional<std::chrono::microseconds> handler_duration;  // for the observer
   bool panicked = false;
   auto submit = [&](Resolution resolution) {
@@ -118,10 +118,12 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
     return;
   }
   auto it = core.handlers.find(job.kind);
-  ExecContext ctx(core, target, job, cancelled);
+  ExecContext ctx(core, target, job, run);
   const auto handler_start = std::chrono::steady_clock::now();
+  if (run && it != core.handlers.end()) run->handler_called(core.options.clock->now());
   Outcome outcome = it == core.handlers.end() ? Outcome::error("no handler for kind '" + job.kind + "'")
                                               : call_handler(it->second, job, ctx);
+  if (run) run->handler_returned();
   if (it != core.handlers.end())
     handler_duration =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - handler_start);
@@ -139,11 +141,17 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
                       std::chrono::milliseconds(0), false});
     return;
   }
-  if (cancelled && cancelled->load()) {
+  if (run && run->cancelled.load()) {
     // Cancelled by the operator: the job's work does not commit, whatever the handler returned.
     if (ctx.has_transaction()) ctx.transaction().rollback();
     submit(Resolution{JobState::discarded, std::string(kCancelledByOperator), std::chrono::milliseconds(0), false});
     return;
+  }
+  if (run && run->timed_out(*core.options.clock)) {
+    // Returned after its deadline: whatever the handler did and said, its work does not commit
+    // and the attempt failed. A panic after the deadline is a timeout too.
+    outcome = Outcome::retry(run->timeout().error());
+    panicked = false;
   }
   if (outcome.code == OutcomeCode::complete && ctx.sql_error()) {
     // The handler swallowed an SQL error: its transaction is aborted and cannot commit.

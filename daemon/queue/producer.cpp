@@ -323,16 +323,16 @@ void Producer::worker_loop() {
     const Job job = std::move(ready_.front());
     ready_.pop_front();
     running_.push_back(&job);
-    std::atomic<bool> cancelled{false};
-    job_cancel_[job.id] = &cancelled;
+    JobRun run(timeout_for(job.kind, core_->options.job_timeout, core_->options.kind_timeouts));
+    runs_[job.id] = RunningJob{&job, &run};
     const bool notify_worker = add_worker_locked();
     lock.unlock();
     if (notify_worker) work_cv_.notify_one();
 
-    execute_job(*core_, *completer_, target_, job, &cancelled);
+    execute_job(*core_, *completer_, target_, job, &run);
 
     lock.lock();
-    job_cancel_.erase(job.id);
+    runs_.erase(job.id);
     auto it = std::find(running_.begin(), running_.end(), &job);
     *it = running_.back();
     running_.pop_back();
@@ -457,14 +457,34 @@ bool Producer::paused() const {
 
 bool Producer::cancel_job(int64_t id) {
   std::lock_guard lock(mu_);
-  auto it = job_cancel_.find(id);
-  if (it == job_cancel_.end() || it->second->exchange(true)) return false;
+  auto it = runs_.find(id);
+  if (it == runs_.end() || it->second.run->cancelled.exchange(true)) return false;
   for (const Job* j : running_)
     if (j->id == id)
       core_->log->info("job {} kind={} queue={}: cancelled by the operator: telling its handler to stop; the job "
                        "will be discarded and its transaction rolled back",
                        j->id, j->kind, j->queue);
   return true;
+}
+
+void Producer::warn_overdue() {
+  const Clock& clock = *core_->options.clock;
+  std::lock_guard lock(mu_);
+  for (auto& [id, running] : runs_) {
+    JobRun& run = *running.run;
+    // A handler that honours should_stop returns within moments of its deadline; the operator's
+    // cancel decides the outcome of a cancelled job and has said so already.
+    if (run.overdue_logged || !run.still_in_handler() || run.cancelled.load() || run.overdue(clock) < kOverdueGrace)
+      continue;
+    run.overdue_logged = true;
+    const Job& job = *running.job;
+    core_->log->warn("job {} kind={} queue={}: still running past its timeout of {}: should_stop is set but the "
+                     "handler has not returned; it keeps its worker until it returns, then its work is rolled back and "
+                     "the attempt recorded as failed with \"{}\". If it still runs [worker] rescue_after ({}) after "
+                     "it was claimed, the job is rescued and run again while this run goes on",
+                     job.id, job.kind, job.queue, run.timeout().written(), run.timeout().error(),
+                     describe_duration(core_->options.rescue_after));
+  }
 }
 
 }  // namespace pgxq::queue

@@ -61,6 +61,11 @@ public:
   // The operator cancelled job `id`: if this queue runs it, its handler is told to stop and the
   // job ends discarded whatever the handler returns. True when this call told it (once per job).
   bool cancel_job(int64_t id);
+  // Logs, once per run, each running job whose timeout passed (by more than kOverdueGrace) while
+  // its handler still runs: it ignores should_stop. Run by the control pass.
+  void warn_overdue();
+  // How long past its deadline a handler that honours should_stop may take to return.
+  static constexpr std::chrono::milliseconds kOverdueGrace{500};
 
 private:
   void claim_loop();
@@ -118,8 +123,13 @@ private:
   std::thread claimer_;
   std::vector<std::thread> workers_;
   bool paused_ = false;  // by the operator (set_paused)
-  // The cancel flag of each running job, by id (each owned by the worker running the job).
-  std::map<int64_t, std::atomic<bool>*> job_cancel_;
+  // Each running job and its run (cancel flag, timeout), by id; both owned by the worker
+  // running the job.
+  struct RunningJob {
+    const Job* job;
+    JobRun* run;
+  };
+  std::map<int64_t, RunningJob> runs_;
 };
 
 }  // namespace pgxq::queue
