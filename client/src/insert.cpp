@@ -104,25 +104,35 @@ bool insert_job(PGconn* conn, const TableName& table, const ValidJob& job, pgxq_
 
 using namespace pgxq::client::detail;
 
+namespace {
+
+// Both entry points: validate, insert, and fill `result`; `caller` names the function in errors.
+bool insert_one(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
+                pgxq_insert_result& result, const char* caller, pgxq_error* err) {
+  pgxq_insert_opts o;
+  if (!read_insert_opts(opts, o, {}, err)) return false;
+  auto table = parse_table(o.table, true, err);
+  if (!table) return false;
+  simdjson::dom::parser parser;
+  auto job = validate_job(kind, args_json, o, parser, {}, err);
+  if (!job) return false;
+  if (!conn) {
+    set_error(err, "08006", std::string(caller) + ": the connection is NULL");
+    return false;
+  }
+  pgxq_insert_result_init(&result);
+  return insert_job(conn, *table, *job, result, err);
+}
+
+}  // namespace
+
 extern "C" int pgxq_insert_ex(PGconn* conn, const char* kind, const char* args_json, const pgxq_insert_opts* opts,
                               pgxq_insert_result* out, pgxq_error* err) {
   clear_error(err);
   try {
     if (!check_insert_result(out, err)) return -1;
-    pgxq_insert_opts o;
-    if (!read_insert_opts(opts, o, {}, err)) return -1;
-    auto table = parse_table(o.table, true, err);
-    if (!table) return -1;
-    simdjson::dom::parser parser;
-    auto job = validate_job(kind, args_json, o, parser, {}, err);
-    if (!job) return -1;
-    if (!conn) {
-      set_error(err, "08006", "pgxq_insert_ex: the connection is NULL");
-      return -1;
-    }
     pgxq_insert_result result;
-    pgxq_insert_result_init(&result);
-    if (!insert_job(conn, *table, *job, result, err)) return -1;
+    if (!insert_one(conn, kind, args_json, opts, result, "pgxq_insert_ex", err)) return -1;
     write_insert_result(result, out);
     return 0;
   } catch (...) {
@@ -135,20 +145,8 @@ extern "C" int64_t pgxq_insert(PGconn* conn, const char* kind, const char* args_
                                pgxq_error* err) {
   clear_error(err);
   try {
-    pgxq_insert_opts o;
-    if (!read_insert_opts(opts, o, {}, err)) return -1;
-    auto table = parse_table(o.table, true, err);
-    if (!table) return -1;
-    simdjson::dom::parser parser;
-    auto job = validate_job(kind, args_json, o, parser, {}, err);
-    if (!job) return -1;
-    if (!conn) {
-      set_error(err, "08006", "pgxq_insert: the connection is NULL");
-      return -1;
-    }
     pgxq_insert_result result;
-    pgxq_insert_result_init(&result);
-    if (!insert_job(conn, *table, *job, result, err)) return -1;
+    if (!insert_one(conn, kind, args_json, opts, result, "pgxq_insert", err)) return -1;
     return result.id;
   } catch (...) {
     set_error(err, "pgxq_insert: out of memory");

@@ -22,12 +22,6 @@ RunResult pgxqd_cmd(std::vector<std::string> args) {
   return run(std::move(args));
 }
 
-size_t occurrences(const std::string& hay, const std::string& needle) {
-  size_t n = 0;
-  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
-  return n;
-}
-
 const json* kind_of(const json& stats, const std::string& queue, const std::string& kind) {
   for (const auto& q : stats["queues"])
     if (q["queue"] == queue)

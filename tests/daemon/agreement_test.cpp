@@ -18,12 +18,6 @@ namespace {
 
 bool has(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-size_t occurrences(const std::string& hay, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
-  return n;
-}
-
 const char* kUnreachable = "host=/nonexistent-pgxqd-test dbname=x connect_timeout=5";
 
 }  // namespace

@@ -3,8 +3,10 @@
 // run as root.
 #pragma once
 
+#include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,14 @@ inline RunResult check_config(std::vector<std::string> args, std::map<std::strin
   args.insert(args.begin(), {pgxqd(), "check-config"});
   if (geteuid() == 0) args.push_back("--allow-root");
   return run(std::move(args), std::move(env));
+}
+
+// SIGTERM, then the exit status pgxqd promises for a clean stop (0).
+inline void stop_cleanly(Process& p) {
+  p.signal(SIGTERM);
+  auto code = p.wait();
+  REQUIRE(code);
+  CHECK(*code == 0);
 }
 
 inline int64_t count_jobs(const std::string& table, const std::string& where) {

@@ -32,19 +32,6 @@ std::string text_column(const std::string& table, int64_t id, const std::string&
       .value_or("(null)");
 }
 
-int count(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  auto code = p.wait();
-  REQUIRE(code);
-  CHECK(*code == 0);
-}
-
 }  // namespace
 
 TEST_CASE("snooze: a job snoozing 3 times completes on attempt 1 with snoozes 3, each snooze moving scheduled_at") {
@@ -71,7 +58,7 @@ TEST_CASE("snooze: a job snoozing 3 times completes on attempt 1 with snoozes 3,
   const auto metrics = fetch(port, "/metrics");
   CHECK(metric_value(metrics.body, "pgxqd_jobs_finished_total", {"kind=\"snooze\"", "outcome=\"snoozed\""}) == 3);
   CHECK(metric_value(metrics.body, "pgxqd_jobs_finished_total", {"kind=\"snooze\"", "outcome=\"completed\""}) == 1);
-  stop(p);
+  stop_cleanly(p);
 
   // `pgxqd show` prints the count.
   auto shown = run({pgxqd(), "show", std::to_string(id), "--config", cfg.path});
@@ -95,7 +82,7 @@ TEST_CASE("snooze: the job is available again at now + the delay, its attempt gi
   // now() of the snooze's write is after the claim's attempted_at, and before this read.
   CHECK(column(t.name(), id, "(scheduled_at >= attempted_at + interval '1 hour')::int") == 1);
   CHECK(column(t.name(), id, "(scheduled_at <= now() + interval '1 hour')::int") == 1);
-  stop(p);
+  stop_cleanly(p);
 }
 
 TEST_CASE("snooze: beyond [worker] max_snoozes a snooze is a failed attempt, and the job ends failed saying why") {
@@ -108,9 +95,9 @@ TEST_CASE("snooze: beyond [worker] max_snoozes a snooze is a failed attempt, and
   CHECK(column(t.name(), id, "attempt") == 3);  // every attempt used by a refused snooze
   CHECK(text_column(t.name(), id, "error") == "snoozed 2 times, the limit ([worker] max_snoozes)");
   const std::string log = p.out() + p.err();
-  CHECK(count(log, "job " + std::to_string(id) + " kind=snooze queue=default: snoozed for 0ms") == 2);
+  CHECK(occurrences(log, "job " + std::to_string(id) + " kind=snooze queue=default: snoozed for 0ms") == 2);
   CHECK(log.find("snooze 2 of at most 2") != std::string::npos);
-  stop(p);
+  stop_cleanly(p);
 }
 
 TEST_CASE("snooze: [worker] max_snoozes is checked like every key") {
@@ -135,15 +122,15 @@ TEST_CASE("snooze: on a table below schema v7 snoozes work uncounted and unbound
   Process p(run_argv(cfg.path));
   const std::string line = "job " + std::to_string(id) + " kind=snooze queue=default: snoozed for 0ms (not counted: "
                            "table " + t.name() + " has no snoozes column), attempt 1 given back";
-  REQUIRE(wait_until([&] { return count(p.out() + p.err(), line) >= 3; }));
+  REQUIRE(wait_until([&] { return occurrences(p.out() + p.err(), line) >= 3; }));
   CHECK(text_column(t.name(), other, "state") == "completed");  // the claim and completion work there
   CHECK(text_column(t.name(), id, "state") != "failed");
   CHECK(column(t.name(), id, "attempt") <= 1);  // each run gave its attempt back
   CHECK(text_column(t.name(), id, "error") == "(null)");
   const std::string log = p.out() + p.err();
-  CHECK(count(log, "job table " + t.name() + " has no snoozes column (schema version 7): snoozed jobs are neither "
+  CHECK(occurrences(log, "job table " + t.name() + " has no snoozes column (schema version 7): snoozed jobs are neither "
                    "counted nor bounded by [worker] max_snoozes; run `pgxqd migrate --table " + t.name() + "`") == 1);
-  stop(p);
+  stop_cleanly(p);
   // `pgxqd show` works there too, without the count.
   auto shown = run({pgxqd(), "show", std::to_string(id), "--json", "--config", cfg.path});
   CHECK(shown.code == 0);

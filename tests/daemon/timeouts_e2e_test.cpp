@@ -28,19 +28,6 @@ std::string job_field(const std::string& table, int64_t id, const std::string& c
       .value_or("<null>");
 }
 
-size_t occurrences(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-void stop(Process& p) {
-  p.signal(SIGTERM);
-  auto code = p.wait();
-  REQUIRE(code);
-  CHECK(*code == 0);
-}
-
 }  // namespace
 
 TEST_CASE("timeouts: a handler that honours should_stop is timed out, retried, then failed after max_attempts") {
@@ -53,7 +40,7 @@ TEST_CASE("timeouts: a handler that honours should_stop is timed out, retried, t
   REQUIRE(wait_until([&] { return job_field(t.name(), id, "state") == "failed"; }, 55s));
   CHECK(job_field(t.name(), id, "error") == "timeout after 1s");
   CHECK(job_field(t.name(), id, "attempt") == "2");
-  stop(p);
+  stop_cleanly(p);
 }
 
 TEST_CASE("timeouts: work done within the timeout commits") {
@@ -66,7 +53,7 @@ TEST_CASE("timeouts: work done within the timeout commits") {
   Process p(run_argv(cfg.path));
   REQUIRE(wait_until([&] { return job_field(t.name(), id, "state") == "completed"; }));
   CHECK(scalar(conn, "SELECT count(*) FROM " + rec + " WHERE value = 'kept'") == 1);
-  stop(p);
+  stop_cleanly(p);
   conn.exec("DROP TABLE " + rec);
 }
 
@@ -77,7 +64,7 @@ TEST_CASE("timeouts: a handler that ignores should_stop is logged once and recor
   Process p(run_argv(cfg.path));
   REQUIRE(wait_until([&] { return job_field(t.name(), id, "state") == "failed"; }));
   CHECK(job_field(t.name(), id, "error") == "timeout after 1s");
-  stop(p);
+  stop_cleanly(p);
   const std::string log = p.out() + p.err();
   const std::string warning = "job " + std::to_string(id) + " kind=hang queue=default: still running past its timeout of 1s";
   CHECK(occurrences(log, warning) == 1);
@@ -100,7 +87,7 @@ TEST_CASE("timeouts: [worker] job_timeout applies to every kind, and a kind's \"
   REQUIRE(wait_until([&] { return job_field(t.name(), sleep, "state") == "completed"; }));
   // Settings for a kind no plugin here registered: a warning at start, not an error.
   CHECK(p.err().find("[kinds.\"not.here\"]: no plugin loaded here registered the kind \"not.here\"") != std::string::npos);
-  stop(p);
+  stop_cleanly(p);
 }
 
 TEST_CASE("timeouts: check-config and run refuse a timeout at or above rescue_after, naming file, line, key and why") {

@@ -56,6 +56,13 @@ std::string read_file(const std::string& path);
 
 // A child process with stdout and stderr captured to files. Killed (SIGKILL) at destruction
 // if still running.
+// How often `needle` occurs in `hay` (overlapping occurrences counted): for "logged exactly once".
+inline size_t occurrences(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
 class Process {
 public:
   Process(std::vector<std::string> argv, std::map<std::string, std::string> extra_env = {},
