@@ -304,8 +304,8 @@ struct pgxq_plugin_host {
 
   /* -- Control and outcome: inside a handler call, on its thread. -- */
 
-  /* 1 once the daemon wants the handler to stop (its shutdown timeout was reached): return
-   * soon, typically RETRY with a message such as "cancelled". 0 otherwise. Cheap; poll it. */
+  /* 1 once the daemon wants the handler to stop (shutdown, `pgxqd cancel`, or the job's timeout
+   * passed): return soon, typically RETRY with a message. 0 otherwise. Cheap; poll it. */
   int (*should_stop)(const pgxq_plugin_job *job);
   /* Logs one line; the host adds the job's id, kind and queue and the plugin name. Unknown
    * levels log as ERROR; NULL message logs "(no message)". */
