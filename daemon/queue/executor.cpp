@@ -123,7 +123,7 @@ void execute_job(Core& core, Completer& completer, const ExecutionTarget& target
   if (run && it != core.handlers.end()) run->handler_called(core.options.clock->now());
   Outcome outcome = it == core.handlers.end() ? Outcome::error("no handler for kind '" + job.kind + "'")
                                               : call_handler(it->second, job, ctx);
-  if (run) run->handler_returned();
+  if (run) run->handler_returned(*core.options.clock);
   if (it != core.handlers.end())
     handler_duration =
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - handler_start);

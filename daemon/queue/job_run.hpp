@@ -28,16 +28,22 @@ public:
     if (timeout_.enabled())
       deadline_.store((now + timeout_.limit).time_since_epoch().count(), std::memory_order_release);
   }
-  void handler_returned() noexcept { returned_.store(true, std::memory_order_release); }
+  // The handler returned now: whether it was late is decided here, once, so the executor's
+  // later look at the outcome cannot call a handler that returned in time late.
+  void handler_returned(const Clock& clock) noexcept {
+    timed_out(clock);
+    returned_.store(true, std::memory_order_release);
+  }
   bool still_in_handler() const noexcept {
     return deadline_.load(std::memory_order_acquire) != kNoDeadline && !returned_.load(std::memory_order_acquire);
   }
 
-  // Whether the deadline has passed. Polled by should_stop in handlers' tight loops, so cheap:
+  // Whether the deadline passed (while the handler ran, once it returned). Polled by should_stop in handlers' tight loops, so cheap:
   // one load without a timeout; with one, a read of the clock until the deadline is seen passed,
   // then one load.
   bool timed_out(const Clock& clock) const noexcept {
     if (passed_.load(std::memory_order_relaxed)) return true;
+    if (returned_.load(std::memory_order_acquire)) return false;  // returned before the deadline
     const int64_t deadline = deadline_.load(std::memory_order_relaxed);
     if (deadline == kNoDeadline || clock.now().time_since_epoch().count() < deadline) return false;
     passed_.store(true, std::memory_order_relaxed);

@@ -25,9 +25,19 @@ TEST_CASE("job run: no deadline before the handler is called, then it expires at
   CHECK(run.timed_out(clock));
   clock.advance(2s);
   CHECK(run.overdue(clock) == 2s);
-  run.handler_returned();
+  run.handler_returned(clock);
   CHECK_FALSE(run.still_in_handler());
   CHECK(run.timed_out(clock));  // still: the return came late
+}
+
+TEST_CASE("job run: a handler that returned before its deadline stays in time when the clock is read later") {
+  ManualClock clock;
+  JobRun run(JobTimeout{30s, "30s"});
+  run.handler_called(clock.now());
+  clock.advance(30s - 1ms);
+  run.handler_returned(clock);
+  clock.advance(1h);  // the executor looks at the outcome after the return, however late
+  CHECK_FALSE(run.timed_out(clock));
 }
 
 TEST_CASE("job run: a zero limit never expires") {
