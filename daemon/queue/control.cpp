@@ -11,21 +11,13 @@ namespace pgxq::queue {
 
 namespace {
 
-// `schema."base"` → `schema."base<suffix>"`, `schema.base` → `schema.base<suffix>`: the control
-// tables sit beside the job table, in its schema (libpgxq's migration 5 names them so). The
-// base name is a validated table name, so the suffix keeps it valid either way.
-std::string sibling(const std::string& quoted, const std::string& suffix) {
-  if (!quoted.empty() && quoted.back() == '"') return quoted.substr(0, quoted.size() - 1) + suffix + "\"";
-  return quoted + suffix;
-}
-
 // An SQL string literal of a fixed text without quotes or backslashes.
 std::string literal(const std::string& text) { return "'" + text + "'"; }
 
 }  // namespace
 
 ControlSql::ControlSql(const TableSql& t)
-    : pause_table(sibling(t.quoted, "_pause")), cancel_table(sibling(t.quoted, "_cancel")) {
+    : pause_table(sibling_table(t.quoted, "_pause")), cancel_table(sibling_table(t.quoted, "_cancel")) {
   // $1, $2: pause_table, cancel_table, as spelled in the statements.
   control_tables_exist = "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL";
   paused_queues = "SELECT queue FROM " + pause_table;

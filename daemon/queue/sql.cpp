@@ -372,18 +372,12 @@ std::string backlog_waiting(const std::string& quoted) {
 
 namespace pgxq::queue {
 
-namespace {
-
-// `schema."base"` → `schema."base<suffix>"`: libpgxq's migration 7 puts <table>_periodic beside
-// the job table, in its schema.
-std::string periodic_sibling(const std::string& quoted) {
-  if (!quoted.empty() && quoted.back() == '"') return quoted.substr(0, quoted.size() - 1) + "_periodic\"";
-  return quoted + "_periodic";
+std::string sibling_table(const std::string& quoted, const std::string& suffix) {
+  if (!quoted.empty() && quoted.back() == '"') return quoted.substr(0, quoted.size() - 1) + suffix + "\"";
+  return quoted + suffix;
 }
 
-}  // namespace
-
-PeriodicSql::PeriodicSql(const TableSql& t) : periodic_table(periodic_sibling(t.quoted)) {
+PeriodicSql::PeriodicSql(const TableSql& t) : periodic_table(sibling_table(t.quoted, "_periodic")) {
   read_state = "SELECT floor(extract(epoch FROM now()))::int8, n.name, floor(extract(epoch FROM p.last_run_at))::int8"
                " FROM unnest($1::text[]) AS n(name) LEFT JOIN " + periodic_table + " p ON p.name = n.name";
   first_seen = "INSERT INTO " + periodic_table + " (name, last_run_at) VALUES ($1, to_timestamp($2::int8))"

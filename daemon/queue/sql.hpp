@@ -122,6 +122,11 @@ bool row_specific(const pg::Error& e) noexcept;
 bool passes_by_itself(const pg::Error& e) noexcept;
 
 // PostgreSQL array literals for text-format parameters.
+// `schema."base"` → `schema."base<suffix>"`, `schema.base` → `schema.base<suffix>`: the tables
+// libpgxq's migrations put beside a job table (<table>_pause, _cancel, _periodic), in its schema.
+// The base name is a validated table name, so the suffix keeps it valid either way.
+std::string sibling_table(const std::string& quoted, const std::string& suffix);
+
 std::string int_array(std::span<const int64_t> values);
 std::string int_array(std::span<const std::optional<int64_t>> values);  // nullopt → NULL
 std::string text_array(std::span<const std::string> values);
