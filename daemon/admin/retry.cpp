@@ -4,6 +4,8 @@
 #include <map>
 #include <utility>
 
+#include "queue/table_check.hpp"
+
 namespace pgxq::admin {
 
 namespace {
@@ -27,13 +29,8 @@ constexpr int kKeyRaceAttempts = 3;
 
 bool unique_violation(const pg::Error& e) { return e.sqlstate() == "23505"; }
 
-// Tables below migration 7 have no unique_key column: nothing to guard there.
-bool has_unique_key(pg::Connection& conn, const JobTables& t) {
-  auto r = conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = "
-                     "'unique_key' AND NOT attisdropped)",
-                     {t.quoted});
-  return r.text(0, 0) == "t";
-}
+// Tables below migration 7 have no unique_key (nor snoozes) column: nothing to guard there.
+bool has_unique_key(pg::Connection& conn, const JobTables& t) { return queue::has_column(conn, t.quoted, "unique_key"); }
 
 Skipped key_taken(int64_t id, const std::string& state, const std::string& kind, const std::string& key,
                   int64_t holder, const std::string& holder_state) {

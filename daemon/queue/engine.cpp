@@ -195,13 +195,7 @@ void Engine::Impl::check_database() {
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.oid = to_regclass($1)",
         {t.quoted});
-    // From the catalog, not the ledger: a table whose version this role cannot read, or one
-    // made by hand, says by its columns what the statements may name.
-    const bool snoozes_column =
-        conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'snoozes'"
-                  " AND attnum > 0 AND NOT attisdropped)",
-                  {t.quoted})
-            .text(0, 0) == "t";
+    const bool snoozes_column = has_column(conn, t.quoted, "snoozes");
     if (qualified.rows() == 1) t = TableSql(name, std::string(qualified.text(0, 0)), snoozes_column);
     else t = TableSql(name, t.quoted, snoozes_column);
     t.front_index = check.has_front_index();

@@ -47,6 +47,13 @@ std::optional<std::string> TableCheck::periodic_problem(size_t periodic_entries)
          "run `pgxqd migrate --table " + table + "` first, or remove the entries";
 }
 
+bool has_column(pg::Connection& conn, const std::string& quoted, const std::string& column) {
+  return conn.exec("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2"
+                   " AND attnum > 0 AND NOT attisdropped)",
+                   {quoted, column})
+             .text(0, 0) == "t";
+}
+
 TableCheck check_table(pg::Connection& conn, const std::string& table) {
   pgxq_schema_info info = PGXQ_SCHEMA_INFO_INIT;
   pgxq_error err{};

@@ -48,6 +48,11 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// Whether the job table (`quoted`, as the statements name it) has `column`: from the catalog,
+// not the ledger, so a table this role cannot read the version of, or one made by hand, says by
+// its columns what a statement may name.
+bool has_column(pg::Connection& conn, const std::string& quoted, const std::string& column);
+
 // Reads the table's state; throws pg::Error when the database cannot be asked.
 TableCheck check_table(pg::Connection& conn, const std::string& table);
 
