@@ -99,15 +99,19 @@ std::optional<ConcurrentIndex> v3_claim_index_build(const TableName& t) {
                          "                      '%(queue, kind, priority, scheduled_at) WHERE (state = ''available''::text)')"};
 }
 
+// The plain CREATE INDEX form of an index pgxq_migrate builds concurrently: what pgxq_schema
+// prints for it, from the one definition both use.
+template <std::optional<ConcurrentIndex> (*build)(const TableName&)>
+std::string plain_index(const TableName& t) {
+  const ConcurrentIndex ix = *build(t);
+  return std::string(ix.unique ? "CREATE UNIQUE" : "CREATE") + " INDEX IF NOT EXISTS " + quote_identifier(ix.name) +
+         " " + ix.definition + ";\n";
+}
+
 // v4: the claim starts each kind's index scan at a front, (priority, scheduled_at, id) of the
 // first job its last claim took, so it does not walk the dead entries that worked jobs leave
 // in front until vacuum. Jobs inserted in one transaction share scheduled_at; without id in
 // the index such a bound cannot skip within them. Same predicate as the fetch index.
-std::string v4_front_index(const TableName& t) {
-  return "CREATE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_front") + " ON " + t.sql() +
-         " (queue, kind, priority, scheduled_at, id) WHERE state = 'available';\n";
-}
-
 std::optional<ConcurrentIndex> v4_front_index_build(const TableName& t) {
   return ConcurrentIndex{"idx_" + t.flat() + "_front",
                          "ON " + t.sql() + " (queue, kind, priority, scheduled_at, id) WHERE state = 'available'", ""};
@@ -136,11 +140,6 @@ std::string v5_control_tables(const TableName& t) {
 // stats`) and deleting old finished jobs (`pgxqd purge`, retention) read a range of an index
 // instead of the whole table. The state change at the end of a job already updates an indexed
 // column (the claim indexes' predicate), so this adds an index entry, not a lost HOT update.
-std::string v6_finished_index(const TableName& t) {
-  return "CREATE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_done") + " ON " + t.sql() +
-         " (state, completed_at) WHERE state IN ('completed', 'failed', 'discarded');\n";
-}
-
 std::optional<ConcurrentIndex> v6_finished_index_build(const TableName& t) {
   return ConcurrentIndex{"idx_" + t.flat() + "_done",
                          "ON " + t.sql() + " (state, completed_at) WHERE state IN ('completed', 'failed', 'discarded')", ""};
@@ -171,11 +170,6 @@ std::string v7_unique_snooze_periodic(const TableName& t) {
 
 // v8: at most one unfinished (available or running) job per kind and unique_key. Finished jobs
 // leave the index, so a completed job frees its key. Built concurrently: the table is live.
-std::string v8_unique_index(const TableName& t) {
-  return "CREATE UNIQUE INDEX IF NOT EXISTS " + quote_identifier("idx_" + t.flat() + "_unique") + " ON " + t.sql() +
-         " (kind, unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running');\n";
-}
-
 std::optional<ConcurrentIndex> v8_unique_index_build(const TableName& t) {
   return ConcurrentIndex{"idx_" + t.flat() + "_unique",
                          "ON " + t.sql() +
@@ -187,11 +181,11 @@ constexpr Migration all[] = {
     {1, "job table and indexes (go-pgxq v0.2.0)", v1_job_table},
     {2, "statement-level NOTIFY trigger", v2_notify_trigger},
     {3, "claim index where the fetch index lacks kind (older go-pgxq tables)", v3_claim_index, v3_claim_index_build},
-    {4, "claim index with id, for scans that start at a front", v4_front_index, v4_front_index_build},
+    {4, "claim index with id, for scans that start at a front", plain_index<v4_front_index_build>, v4_front_index_build},
     {5, "operator controls: paused queues, cancellation requests", v5_control_tables},
-    {6, "finished-jobs index (state, completed_at), for stats and purge", v6_finished_index, v6_finished_index_build},
+    {6, "finished-jobs index (state, completed_at), for stats and purge", plain_index<v6_finished_index_build>, v6_finished_index_build},
     {7, "unique_key and snoozes columns, periodic runs table", v7_unique_snooze_periodic},
-    {8, "unique index (kind, unique_key) over unfinished jobs", v8_unique_index, v8_unique_index_build},
+    {8, "unique index (kind, unique_key) over unfinished jobs", plain_index<v8_unique_index_build>, v8_unique_index_build},
 };
 
 }  // namespace
