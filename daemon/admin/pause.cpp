@@ -23,6 +23,13 @@ bool has_jobs(pg::Connection& conn, const JobTables& t, const std::string& queue
   return r.text(0, 0) == "t";
 }
 
+// The pause row `r` returned (paused_at::text, paused_by), if it returned one.
+void read_pause(const pg::Result& r, PauseChange& c) {
+  if (r.rows() != 1) return;
+  c.paused_at = std::string(r.text(0, 0));
+  c.paused_by = r.is_null(0, 1) ? "" : std::string(r.text(0, 1));
+}
+
 }  // namespace
 
 std::vector<PauseChange> pause(pg::Connection& conn, const std::string& table, const std::vector<std::string>& queues) {
@@ -40,10 +47,7 @@ std::vector<PauseChange> pause(pg::Connection& conn, const std::string& table, c
                        {q, by});
     c.changed = r.rows() == 1;
     if (!c.changed) r = conn.exec("SELECT paused_at::text, paused_by FROM " + t.pause + " WHERE queue = $1", {q});
-    if (r.rows() == 1) {
-      c.paused_at = std::string(r.text(0, 0));
-      c.paused_by = r.is_null(0, 1) ? "" : std::string(r.text(0, 1));
-    }
+    read_pause(r, c);
     c.has_jobs = has_jobs(conn, t, q);
     out.push_back(std::move(c));
   }
@@ -62,10 +66,7 @@ std::vector<PauseChange> resume(pg::Connection& conn, const std::string& table, 
     c.queue = q;
     auto r = conn.exec("DELETE FROM " + t.pause + " WHERE queue = $1 RETURNING paused_at::text, paused_by", {q});
     c.changed = r.rows() == 1;
-    if (c.changed) {
-      c.paused_at = std::string(r.text(0, 0));
-      c.paused_by = r.is_null(0, 1) ? "" : std::string(r.text(0, 1));
-    }
+    read_pause(r, c);
     c.has_jobs = has_jobs(conn, t, q);
     out.push_back(std::move(c));
   }
