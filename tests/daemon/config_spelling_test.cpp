@@ -7,19 +7,13 @@
 
 #include "app/options.hpp"
 #include "config/config.hpp"
+#include "config_load.hpp"
 
 using namespace pgxq;
 
 namespace {
 
-std::string error_of(const std::string& text) {
-  try {
-    config::load_string(text, "/etc/pgxqd/test.toml", app::config_defaults());
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::string& text) { return test::config_error(text, "/etc/pgxqd/test.toml"); }
 
 size_t occurrences(const std::string& hay, const std::string& needle) {
   size_t n = 0;

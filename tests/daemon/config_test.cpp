@@ -9,6 +9,7 @@
 
 #include "app/options.hpp"
 #include "config/config.hpp"
+#include "config_load.hpp"
 #include "support.hpp"
 
 using namespace pgxq;
@@ -17,29 +18,19 @@ using namespace std::chrono_literals;
 namespace {
 
 // The daemon's loading: keys a file leaves out take the engine's defaults.
-std::shared_ptr<const config::Config> load_string(std::string_view text, const std::string& source) {
-  return config::load_string(text, source, app::config_defaults());
-}
 std::shared_ptr<const config::Config> load_file(const std::string& path) {
   return config::load_file(path, app::config_defaults());
 }
 
 // The error text of loading `text` as "test.toml" ("" when it loads).
-std::string error_of(const std::string& text) {
-  try {
-    load_string(text, "/etc/pgxqd/test.toml");
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::string& text) { return test::config_error(text, "/etc/pgxqd/test.toml"); }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
 }  // namespace
 
 TEST_CASE("config: empty file gives go-pgxq's defaults and one queue 'default'") {
-  auto c = load_string("", "/etc/pgxqd/pgxqd.toml");
+  auto c = test::load_config("", "/etc/pgxqd/pgxqd.toml");
   CHECK(c->database.url.empty());
   CHECK(c->database.pool_size == 10);
   CHECK(c->worker.table == "pgxq_job");
@@ -85,7 +76,7 @@ TEST_CASE("config: keys a file leaves out take the defaults it is loaded with, i
 }
 
 TEST_CASE("config: every key is read and mapped to engine and loader options") {
-  auto c = load_string(R"(
+  auto c = test::load_config(R"(
 [database]
 url = "postgresql://app@db/jobs"
 pool_size = 20
@@ -232,7 +223,7 @@ TEST_CASE("config: duplicate queue names are refused with their line") {
 }
 
 TEST_CASE("config: plugin settings, plugin dir, log format") {
-  auto c = load_string("[plugins]\ndir = \"/opt/p\"\n[plugins.matview]\nx = 1\n", "f.toml");
+  auto c = test::load_config("[plugins]\ndir = \"/opt/p\"\n[plugins.matview]\nx = 1\n", "f.toml");
   CHECK(c->plugins.dir == "/opt/p");
   CHECK(c->plugins.settings.count("matview") == 1);
   CHECK(contains(error_of("[plugins]\ndri = \"/x\"\n"), "test.toml:2:1: plugins.dri: unknown key \"dri\" in [plugins]; did you mean \"dir\"?"));
@@ -242,7 +233,7 @@ TEST_CASE("config: plugin settings, plugin dir, log format") {
 
 TEST_CASE("config: all problems are reported, not just the first") {
   try {
-    load_string("[worker]\nbatch_size = 0\nmax_workers = 0\n[nope]\n", "x.toml");
+    test::load_config("[worker]\nbatch_size = 0\nmax_workers = 0\n[nope]\n", "x.toml");
     FAIL("expected an error");
   } catch (const config::ConfigError& e) {
     CHECK(e.problems().size() == 3);

@@ -9,24 +9,15 @@
 #include "app/options.hpp"
 #include "app/reload.hpp"
 #include "config/config.hpp"
+#include "config_load.hpp"
 
 using namespace pgxq;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::shared_ptr<const config::Config> load(const std::string& text) {
-  return config::load_string(text, "/etc/pgxqd/k.toml", app::config_defaults());
-}
-
-std::string error_of(const std::string& text) {
-  try {
-    load(text);
-  } catch (const config::ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+std::shared_ptr<const config::Config> load(const std::string& text) { return test::load_config(text, "/etc/pgxqd/k.toml"); }
+std::string error_of(const std::string& text) { return test::config_error(text, "/etc/pgxqd/k.toml"); }
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
