@@ -61,8 +61,6 @@ bool insert_job(PGconn* conn, const TableName& table, const ValidJob& job, pgxq_
                            job.delay_seconds ? delay.c_str() : nullptr,
                            key_s.c_str()};
   const std::string ctx = "insert into " + table.given();
-  const std::string holder_sql = "SELECT id FROM " + table.sql() +
-                                 " WHERE kind = $1 AND unique_key = $2 AND state IN ('available', 'running')";
   for (int round = 0; round < max_key_rounds; ++round) {
     Result r(PQexecParams(conn, sql.c_str(), keyed ? 8 : 7, nullptr, values, nullptr, nullptr, 0));
     if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) > 1) {
@@ -80,6 +78,8 @@ bool insert_job(PGconn* conn, const TableName& table, const ValidJob& job, pgxq_
     }
     // The key is taken. A statement of its own, so that in READ COMMITTED it sees a holder that
     // committed after the INSERT's snapshot was taken (the INSERT waited for it to commit).
+    const std::string holder_sql = "SELECT id FROM " + table.sql() +
+                                   " WHERE kind = $1 AND unique_key = $2 AND state IN ('available', 'running')";
     const char* holder_values[2] = {kind_s.c_str(), key_s.c_str()};
     Result h(PQexecParams(conn, holder_sql.c_str(), 2, nullptr, holder_values, nullptr, nullptr, 0));
     if (!h || PQresultStatus(h.get()) != PGRES_TUPLES_OK) {
