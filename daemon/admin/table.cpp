@@ -4,21 +4,11 @@
 #include <pgxq/client.h>
 
 #include "pg/error.hpp"
+#include "queue/sql.hpp"
 
 namespace pgxq::admin {
 
-namespace {
-
-std::string quote_table(const std::string& name) {
-  pgxq_error err{};
-  char* quoted = pgxq_quote_table_name(name.c_str(), &err);
-  if (!quoted) throw std::invalid_argument(err.message);
-  std::string out = quoted;
-  pgxq_free(quoted);
-  return out;
-}
-
-}  // namespace
+using queue::quote_table;
 
 bool is_state(const std::string& s) noexcept {
   for (const char* state : kStates)

@@ -16,9 +16,6 @@
 
 namespace pgxq::queue {
 
-namespace {
-
-// "app"."jobs": libpgxq owns splitting, validating and quoting table names.
 std::string quote_table(const std::string& table) {
   pgxq_error err{};
   char* quoted = pgxq_quote_table_name(table.c_str(), &err);
@@ -27,6 +24,8 @@ std::string quote_table(const std::string& table) {
   pgxq_free(quoted);
   return out;
 }
+
+namespace {
 
 // The channel the migration's NOTIFY trigger sends on; libpgxq owns the rule.
 std::string channel_for(const std::string& table) {

@@ -122,6 +122,10 @@ bool row_specific(const pg::Error& e) noexcept;
 bool passes_by_itself(const pg::Error& e) noexcept;
 
 // PostgreSQL array literals for text-format parameters.
+// "app"."jobs": libpgxq owns splitting, validating and quoting table names. Throws
+// std::invalid_argument with libpgxq's message for a name it refuses.
+std::string quote_table(const std::string& table);
+
 // `schema."base"` → `schema."base<suffix>"`, `schema.base` → `schema.base<suffix>`: the tables
 // libpgxq's migrations put beside a job table (<table>_pause, _cancel, _periodic), in its schema.
 // The base name is a validated table name, so the suffix keeps it valid either way.
