@@ -543,6 +543,54 @@ private:
     }
   }
 
+  // [plugins.<name>]: the host's keys (isolation and the worker processes' limits) taken out,
+  // the rest is the plugin's.
+  PluginSettings plugin_settings(const std::string& name, const toml::table& t, Position pos) {
+    PluginSettings out;
+    out.pos = pos;
+    out.table = t;
+    for (const char* key : kPluginHostKeys) out.table.erase(key);
+    const std::string section = "plugins." + name;
+    if (const toml::node* n = t.get("isolation")) {
+      auto s = n->as_string();
+      if (s && s->get() == "thread")
+        out.isolation = Isolation::thread;
+      else if (s && s->get() == "process")
+        out.isolation = Isolation::process;
+      else
+        problem(pos_of(n->source()), section + ".isolation",
+                "expected \"thread\" (handlers run in pgxqd's own threads, the default) or \"process\" (handlers run "
+                "in worker processes of their own, so a crash fails one job instead of stopping pgxqd), got " +
+                    show(*n));
+    }
+    get_int(t, section, "processes", out.processes, 1, 1024);
+    if (const toml::node* n = t.get("memory_limit")) {
+      std::string error;
+      uint64_t bytes = 0;
+      if (auto i = n->as_integer()) {
+        if (i->get() > 0) bytes = static_cast<uint64_t>(i->get());
+        else error = "expected a positive size, got " + show(*n);
+      } else if (auto s = n->as_string()) {
+        bytes = parse_size(s->get(), error);
+      } else {
+        error = "expected a size: an integer (bytes) or a string such as \"512MiB\", \"1GiB\", \"64KiB\" or \"100B\", got " +
+                show(*n);
+      }
+      if (!error.empty()) problem(pos_of(n->source()), section + ".memory_limit", error);
+      else out.memory_limit = bytes;
+    }
+    get_duration(t, section, "cpu_limit", out.cpu_limit, false);
+    if (out.isolation != Isolation::process) {
+      for (const char* key : {"processes", "memory_limit", "cpu_limit"}) {
+        if (const toml::node* n = t.get(key))
+          problem(pos_of(n->source()), section + "." + key,
+                  std::string("applies only to plugins in worker processes; add isolation = \"process\" to [") + section +
+                      "], or remove " + key);
+      }
+    }
+    return out;
+  }
+
   void plugins(const toml::table& t) {
     for (auto&& [k, v] : t) {
       std::string key(k.str());
@@ -560,7 +608,7 @@ private:
       if (auto pt = v.as_table()) {
         record("plugins." + key, kp);
         record_settings("plugins." + key, *pt);
-        cfg_.plugins.settings[key] = PluginSettings{*pt, kp};
+        cfg_.plugins.settings[key] = plugin_settings(key, *pt, kp);
         continue;
       }
       std::string msg = "unknown key \"" + key + "\" in [plugins]";
@@ -787,6 +835,45 @@ std::shared_ptr<const Config> parse(std::string_view text, const std::string& so
 }
 
 }  // namespace
+
+const char* to_string(Isolation isolation) noexcept {
+  return isolation == Isolation::process ? "process" : "thread";
+}
+
+uint64_t parse_size(std::string_view text, std::string& error) {
+  const std::string expected =
+      "expected a size such as \"512MiB\", \"1GiB\", \"64KiB\" or \"100B\" (or an integer: bytes), got \"" +
+      std::string(text) + "\"";
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 19) {
+    error = expected;
+    return 0;
+  }
+  uint64_t n = 0;
+  for (size_t i = 0; i < digits; ++i) n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+  std::string_view unit = text.substr(digits);
+  if (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  int shift = -1;
+  if (unit == "B") shift = 0;
+  else if (unit == "KiB") shift = 10;
+  else if (unit == "MiB") shift = 20;
+  else if (unit == "GiB") shift = 30;
+  else if (unit == "TiB") shift = 40;
+  if (shift < 0) {
+    error = expected + (unit.empty() ? " (a size string needs a unit)" : " (units: B, KiB, MiB, GiB, TiB)");
+    return 0;
+  }
+  if (n == 0) {
+    error = "expected a positive size, got \"" + std::string(text) + "\" (leave the key out for no limit)";
+    return 0;
+  }
+  if (shift > 0 && n > (std::numeric_limits<uint64_t>::max() >> shift)) {
+    error = expected + " (too large)";
+    return 0;
+  }
+  return n << shift;
+}
 
 std::shared_ptr<const Config> load_string(std::string_view text, const std::string& source, const Defaults& defaults) {
   return parse(text, source, defaults);

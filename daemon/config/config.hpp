@@ -106,10 +106,31 @@ struct QueueConfig {
   Position pos;
 };
 
+// Where a plugin's handlers run: in the daemon's threads (today's, the default) or in worker
+// processes of their own, so that a crash kills one job and not the daemon.
+enum class Isolation { thread, process };
+const char* to_string(Isolation isolation) noexcept;
+
 struct PluginSettings {
-  toml::table table;
+  toml::table table;  // the plugin's own settings: without the host's keys below
   Position pos;
+  // The host's keys of [plugins.<name>]; the last three only with isolation = "process".
+  Isolation isolation = Isolation::thread;
+  int processes = 0;                      // 0: not set (the app's default applies)
+  uint64_t memory_limit = 0;              // bytes of resident memory per worker; 0: none
+  std::chrono::milliseconds cpu_limit{0};  // CPU time per job; 0: none
+  bool same_host_keys(const PluginSettings& o) const {
+    return isolation == o.isolation && processes == o.processes && memory_limit == o.memory_limit &&
+           cpu_limit == o.cpu_limit;
+  }
 };
+
+// The keys of [plugins.<name>] that are the host's, not the plugin's.
+inline constexpr const char* kPluginHostKeys[] = {"isolation", "processes", "memory_limit", "cpu_limit"};
+
+// A size as written in the config: an integer (bytes) or a string "<n>B", "<n>KiB", "<n>MiB",
+// "<n>GiB" (a space before the unit allowed). Sets `error` and returns 0 when it is not one.
+uint64_t parse_size(std::string_view text, std::string& error);
 
 struct PluginsConfig {
   std::string dir;  // absolute, or relative to the config file's directory (resolved at load)

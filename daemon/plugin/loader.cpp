@@ -31,6 +31,9 @@ namespace pgxq::plugin {
 
 struct LoadedPlugins::State {
   std::vector<std::unique_ptr<pgxq_plugin>> loaded;  // initialised, in load order
+  std::vector<std::unique_ptr<OutOfProcessPlugin>> isolated;  // started, in load order
+  // Both kinds in load order, for shutting down in reverse: exactly one of the two is set.
+  std::vector<std::pair<pgxq_plugin*, OutOfProcessPlugin*>> order;
   std::vector<PluginInfo> infos;
   queue::HandlerMap handlers;
   Registry registry;
@@ -63,8 +66,16 @@ void LoadedPlugins::shutdown() noexcept {
   if (!state_ || state_->shut_down) return;
   state_->shut_down = true;
   state_->handlers.clear();
-  for (auto it = state_->loaded.rbegin(); it != state_->loaded.rend(); ++it) {
-    pgxq_plugin& p = **it;
+  for (auto it = state_->order.rbegin(); it != state_->order.rend(); ++it) {
+    if (it->second) {
+      it->second->shutdown();
+      try {
+        if (state_->log) state_->log->debug("plugin {}: shut down", it->second->info().name);
+      } catch (...) {
+      }
+      continue;
+    }
+    pgxq_plugin& p = *it->first;
     if (!p.descriptor->shutdown) continue;
     try {
       p.descriptor->shutdown(host_table(), &p);
@@ -125,6 +136,55 @@ std::string join(const std::vector<std::string>& v) {
   return out.empty() ? "none" : out;
 }
 
+// A plugin of options.isolated: its checked file goes to the starter, and what it reports is
+// checked like a descriptor and a registration would be (it comes from a process that runs the
+// plugin's code), its kinds reserved in the registry so that no other plugin can claim them.
+void start_isolated(const LoaderOptions& options, PluginFile file, const std::string& name, LoadedPlugins::State& st,
+                    LoadedNames& names) {
+  const std::string path = file.path();
+  if (!options.start_isolated)
+    throw LoadError("plugin " + name + " (" + path + "): isolation = \"process\" is not available here");
+  if (auto it = names.find(name); it != names.end())
+    throw LoadError("plugin " + path + " is named \"" + name + "\" like the plugin loaded from " + it->second +
+                    "; remove one of them from " + options.dir);
+  toml::table settings;
+  if (auto it = options.settings.find(name); it != options.settings.end()) settings = it->second;
+  std::unique_ptr<OutOfProcessPlugin> plugin;
+  try {
+    plugin = options.start_isolated(std::move(file), name, settings);
+  } catch (const LoadError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw LoadError(e.what());
+  }
+  if (!plugin) throw LoadError("plugin " + name + " (" + path + "): its worker processes did not start");
+  OutOfProcessPlugin* p = plugin.get();
+  st.isolated.push_back(std::move(plugin));
+  st.order.emplace_back(nullptr, p);  // started: its shutdown runs from here on
+  const PluginInfo& info = p->info();
+  if (info.name != name)
+    throw LoadError("plugin " + path + " calls itself \"" + info.name + "\", but a plugin in worker processes must be "
+                    "installed as <its name>.so: rename the file to " + info.name + ".so and its table to [plugins." +
+                    info.name + "]");
+  names.emplace(name, path);
+  for (const auto& kind : info.kinds) {
+    if (auto why = check_kind(kind); !why.empty())
+      throw LoadError("plugin " + name + " (" + path + ") registered an unusable kind: " + why);
+    const Registration* owner = nullptr;
+    auto added = st.registry.add(Registration{kind, name, path, nullptr, nullptr}, &owner);
+    if (added == Registry::AddResult::duplicate_other_plugin)
+      throw LoadError("kind \"" + kind + "\" is registered by two plugins: " + owner->plugin + " (" + owner->path +
+                      ") and " + name + " (" + path + "); a kind must have exactly one handler: remove one of the "
+                      "plugins from the plugins directory");
+    if (added == Registry::AddResult::duplicate_same_plugin)
+      throw LoadError("plugin " + name + " (" + path + ") registered job kind \"" + kind + "\" twice");
+  }
+  st.infos.push_back(info);
+  if (info.kinds.empty()) st.log->warn("plugin {} ({}) registered no kinds", name, path);
+  st.log->info("plugin {} {} runs in worker processes, from {} (needs plugin ABI {}.{}): kinds {}", name, info.version,
+               path, info.abi_major, info.abi_minor, join(info.kinds));
+}
+
 }  // namespace
 
 LoadedPlugins load_plugins(const LoaderOptions& options) {
@@ -153,6 +213,11 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
 
     for (const std::string& name : plugin_names(dir.get(), options.dir)) {
       PluginFile file = PluginFile::open(dir.get(), options.dir, name, options.check_ownership, owner);
+      const std::string stem = name.substr(0, name.size() - 3);
+      if (options.isolated.count(stem)) {
+        start_isolated(options, std::move(file), stem, st, names);
+        continue;
+      }
       const std::string& path = file.path();
       // Plugins are never dlclosed: handlers, strings and the descriptor live in the object.
       void* handle = file.load();
@@ -204,6 +269,7 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       info.kinds = plugin->kinds;
       names.emplace(plugin->name, path);
       auto conflicts = plugin->conflicts;
+      st.order.emplace_back(plugin.get(), nullptr);
       st.loaded.push_back(std::move(plugin));  // initialised: its shutdown runs from here on
       st.infos.push_back(std::move(info));
       if (!conflicts.empty()) throw LoadError(conflicts.front());
@@ -212,6 +278,13 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       st.log->info("plugin {} {} loaded from {} (needs plugin ABI {}.{}): kinds {}", st.infos.back().name,
                    st.infos.back().version, path, d->abi_major, d->abi_minor, join(st.infos.back().kinds));
     }
+  }
+
+  for (const auto& name : options.isolated) {
+    if (names.find(name) == names.end())
+      throw LoadError("[plugins." + name + "] isolation = \"process\": there is no file " + name + ".so in " +
+                      (options.dir.empty() ? std::string("the plugins directory (none is set)") : options.dir) +
+                      "; a plugin that runs in worker processes must be installed as <its name>.so");
   }
 
   for (const auto& [name, table] : options.settings) {
@@ -226,7 +299,10 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
                       "); remove the table, fix the name, or install " + name + ".so");
   }
 
+  for (const auto& plugin : st.isolated)
+    for (const auto& kind : plugin->info().kinds) st.handlers.emplace(kind, plugin->handler(kind));
   for (const auto& [kind, reg] : st.registry.all()) {
+    if (!reg.fn) continue;  // a kind of an isolated plugin: its handler is above
     auto owner_it = std::find_if(st.loaded.begin(), st.loaded.end(),
                                  [&](const auto& p) { return p->name == reg.plugin; });
     st.handlers.emplace(kind, make_handler(owner_it->get(), reg.fn, reg.user_data));

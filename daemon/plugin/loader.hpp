@@ -5,15 +5,18 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <toml++/toml.h>
 
+#include "plugin/plugin_file.hpp"
 #include "queue/job.hpp"
 
 namespace spdlog {
@@ -28,6 +31,26 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+struct PluginInfo;
+
+// A plugin whose handlers run outside the daemon (isolation = "process"): the daemon never
+// loads its file, it hands the checked descriptor to whatever runs it. What the loader keeps.
+class OutOfProcessPlugin {
+public:
+  virtual ~OutOfProcessPlugin() = default;
+  // Its name (the file's name without .so), version, file, ABI and kinds, as it reported them.
+  virtual const PluginInfo& info() const = 0;
+  // The handler of one of info().kinds; valid while this object lives.
+  virtual queue::Handler handler(const std::string& kind) = 0;
+  // Runs the plugin's shutdown wherever it runs and stops it. Idempotent.
+  virtual void shutdown() noexcept = 0;
+};
+
+// Starts the plugin `name` (the file <name>.so, opened and trust-checked) with its settings;
+// throws LoadError (or another std::exception, taken as one) with the whole refusal.
+using StartIsolated =
+    std::function<std::unique_ptr<OutOfProcessPlugin>(PluginFile file, const std::string& name, const toml::table& settings)>;
+
 struct LoaderOptions {
   std::string dir;                                 // every *.so in it, in name order
   std::map<std::string, toml::table> settings;     // [plugins.<name>] tables, by plugin name
@@ -41,6 +64,10 @@ struct LoaderOptions {
   // Besides root, the one owner accepted for the directory and the files; unset means the
   // daemon's effective uid (tests set another uid to see a foreign owner refused).
   std::optional<uid_t> allowed_owner;
+  // Plugins that run outside the daemon, by name: the file <name>.so in `dir` is checked like any
+  // plugin's, then given to start_isolated instead of being loaded.
+  std::set<std::string> isolated;
+  StartIsolated start_isolated;
 };
 
 struct PluginInfo {

@@ -24,6 +24,9 @@ public:
   ~PluginFile();  // closes the descriptor unless load() succeeded
 
   const std::string& path() const { return path_; }
+  // The checked descriptor (-1 once loaded or moved from): for a plugin that runs in worker
+  // processes, which get a duplicate of it instead of the daemon loading it.
+  int fd() const { return fd_; }
 
   // dlopen(RTLD_NOW | RTLD_LOCAL) of the open descriptor; throws LoadError with dlerror()'s text.
   // On success the descriptor stays open for the rest of the process: plugins are never
