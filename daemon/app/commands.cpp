@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <thread>
 #include <vector>
 
 #include <CLI/Version.hpp>
@@ -19,10 +20,13 @@
 
 #include "app/context.hpp"
 #include "app/errors.hpp"
+#include "app/isolated_plugins.hpp"
 #include "app/kind_settings.hpp"
 #include "app/logging.hpp"
 #include "app/options.hpp"
 #include "app/reload.hpp"
+#include "config/duration.hpp"
+#include "isolation/death_cause.hpp"
 #include "plugin/loader.hpp"
 #include "queue/periodic.hpp"
 #include "queue/table_check.hpp"
@@ -127,6 +131,24 @@ int schema(const TableOptions& o) {
   return kExitOk;
 }
 
+namespace {
+
+// "thread", or "process (8 processes, memory_limit 512 MiB, cpu_limit 2s)".
+std::string isolation_text(const config::Config& cfg, const std::string& name) {
+  auto it = cfg.plugins.settings.find(name);
+  if (it == cfg.plugins.settings.end() || it->second.isolation != config::Isolation::process) return "thread";
+  const config::PluginSettings& s = it->second;
+  int processes =
+      s.processes > 0 ? s.processes : default_processes(cfg.worker.max_workers, std::thread::hardware_concurrency());
+  std::string text = "process (" + std::to_string(processes) + (processes == 1 ? " process" : " processes");
+  if (s.processes == 0) text += " by default";
+  if (s.memory_limit > 0) text += ", memory_limit " + isolation::size_text(s.memory_limit);
+  if (s.cpu_limit.count() > 0) text += ", cpu_limit " + config::format_duration(s.cpu_limit);
+  return text + ")";
+}
+
+}  // namespace
+
 int check_config(const CheckConfigOptions& o) {
   // The same config, root rule and order as `run`: no config file means built-in defaults.
   Context ctx = resolve(o.config, o.database);
@@ -136,7 +158,8 @@ int check_config(const CheckConfigOptions& o) {
   auto log = make_logger(resolve_style(cfg->log.format), cfg->log.level);
   plugin::LoadedPlugins plugins;
   try {
-    plugins = plugin::load_plugins(loader_options(*cfg, log));
+    // One worker per isolated plugin is enough to see that it loads and initialises.
+    plugins = plugin::load_plugins(loader_options(*cfg, log, 1));
   } catch (const plugin::LoadError& e) {
     throw CommandError(kExitConfig, "plugins in " + cfg->plugins.dir + ": " + locate_load_error(*cfg, e.what()));
   }
@@ -158,6 +181,7 @@ int check_config(const CheckConfigOptions& o) {
     std::cout << "    " << p.name << " " << p.version << " (needs plugin ABI " << p.abi_major << "." << p.abi_minor << "):";
     for (const auto& k : p.kinds) std::cout << " " << k;
     std::cout << "\n";
+    std::cout << "      isolation: " << isolation_text(*cfg, p.name) << "\n";
   }
   print_periodic(std::cout, engine_options(*cfg, ctx.conninfo));
   std::vector<std::string> kinds;

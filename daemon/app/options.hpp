@@ -28,7 +28,10 @@ queue::EngineOptions engine_options(const config::Config& config, const std::str
 // reader checks everything else).
 std::vector<queue::PeriodicEntry> periodic_entries(const config::Config& config);
 
-// Loader options for this config: its plugin dir and [plugins.<name>] tables.
-plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log);
+// Loader options for this config: its plugin dir and [plugins.<name>] tables, and for the
+// plugins with isolation = "process" a starter of their worker pools (of at most
+// `max_processes` workers each when > 0: check-config starts one).
+plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log,
+                                     int max_processes = 0);
 
 }  // namespace pgxq::app

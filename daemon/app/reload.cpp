@@ -2,6 +2,8 @@
 #include "app/reload.hpp"
 
 #include <algorithm>
+#include <map>
+#include <utility>
 
 namespace pgxq::app {
 
@@ -84,6 +86,18 @@ ReloadPlan plan_reload(const config::Config& running, const config::Config& fres
     if (it == running.plugins.settings.end() || !(it->second.table == s.table)) settings_changed = true;
   }
   restart(settings_changed, "plugins.<name> settings");
+  // Where a plugin runs and its workers' limits: the pools are made at start.
+  std::map<std::string, std::pair<config::PluginSettings, config::PluginSettings>> host_keys;
+  for (const auto& [name, s] : running.plugins.settings) host_keys[name].first = s;
+  for (const auto& [name, s] : fresh.plugins.settings) host_keys[name].second = s;
+  for (const auto& [name, pair] : host_keys) {
+    const auto& [before, after] = pair;
+    const std::string key = "plugins." + name + ".";
+    if (before.isolation != after.isolation) plan.needs_restart.push_back(key + "isolation");
+    if (before.processes != after.processes) plan.needs_restart.push_back(key + "processes");
+    if (before.memory_limit != after.memory_limit) plan.needs_restart.push_back(key + "memory_limit");
+    if (before.cpu_limit != after.cpu_limit) plan.needs_restart.push_back(key + "cpu_limit");
+  }
   const auto& fr = fresh.retention;
   const auto& rr = running.retention;
   restart(fr.completed != rr.completed || fr.discarded != rr.discarded || fr.failed != rr.failed ||

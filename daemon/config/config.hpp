@@ -119,10 +119,6 @@ struct PluginSettings {
   int processes = 0;                      // 0: not set (the app's default applies)
   uint64_t memory_limit = 0;              // bytes of resident memory per worker; 0: none
   std::chrono::milliseconds cpu_limit{0};  // CPU time per job; 0: none
-  bool same_host_keys(const PluginSettings& o) const {
-    return isolation == o.isolation && processes == o.processes && memory_limit == o.memory_limit &&
-           cpu_limit == o.cpu_limit;
-  }
 };
 
 // The keys of [plugins.<name>] that are the host's, not the plugin's.
