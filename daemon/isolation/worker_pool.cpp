@@ -13,7 +13,7 @@
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/pidfd.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -70,8 +70,9 @@ spdlog::level::level_enum spd_level(int level) noexcept {
   }
 }
 
+// Through syscall(): glibc 2.36's <sys/pidfd.h> declares pidfd_open without C linkage for C++.
 int open_pidfd(pid_t pid) {
-  int fd = ::pidfd_open(pid, 0);
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd >= 0) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return fd;
 }
