@@ -58,6 +58,12 @@ std::optional<uint64_t> parse_statm_resident(std::string_view statm, uint64_t pa
   return *resident * page_size;
 }
 
+std::optional<uint64_t> parse_statm_size(std::string_view statm, uint64_t page_size) {
+  auto size = take_number(statm);
+  if (!size) return std::nullopt;
+  return *size * page_size;
+}
+
 std::optional<uint64_t> parse_stat_cpu_ticks(std::string_view stat) {
   // "pid (comm) state ppid ..." — comm may contain ") ", so the last ')' ends it.
   auto close = stat.rfind(')');
@@ -101,6 +107,13 @@ std::optional<uint64_t> resident_bytes(pid_t pid) {
   if (!text) return std::nullopt;
   static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   return parse_statm_resident(*text, page);
+}
+
+std::optional<uint64_t> virtual_bytes(pid_t pid) {
+  auto text = read_proc(pid, "statm");
+  if (!text) return std::nullopt;
+  static const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return parse_statm_size(*text, page);
 }
 
 std::optional<std::chrono::microseconds> cpu_time(pid_t pid) {

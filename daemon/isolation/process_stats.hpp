@@ -13,8 +13,10 @@
 
 namespace pgxq::isolation {
 
-// /proc/<pid>/statm: "size resident shared text lib data dt" in pages → resident bytes.
+// /proc/<pid>/statm: "size resident shared text lib data dt" in pages → resident bytes, and the
+// size of the address space (VSZ) in bytes.
 std::optional<uint64_t> parse_statm_resident(std::string_view statm, uint64_t page_size);
+std::optional<uint64_t> parse_statm_size(std::string_view statm, uint64_t page_size);
 // /proc/<pid>/stat: utime and stime (fields 14 and 15, after the parenthesised command, which
 // may hold spaces and parentheses) in clock ticks → their sum.
 std::optional<uint64_t> parse_stat_cpu_ticks(std::string_view stat);
@@ -22,6 +24,7 @@ std::optional<uint64_t> parse_stat_cpu_ticks(std::string_view stat);
 std::optional<uint64_t> parse_status_vmhwm(std::string_view status);
 
 std::optional<uint64_t> resident_bytes(pid_t pid);
+std::optional<uint64_t> virtual_bytes(pid_t pid);
 std::optional<std::chrono::microseconds> cpu_time(pid_t pid);
 std::optional<uint64_t> peak_resident_bytes(pid_t pid);
 

@@ -222,6 +222,22 @@ struct WorkerPool::State {
 
   // ---- starting (supervisor thread only) ----
 
+  // With a memory limit, a worker that has loaded its plugin (it said Hello) gets RLIMIT_AS at
+  // its address space now + the limit + 64 MiB: a backstop for growth faster than the daemon
+  // samples it. Its allocations fail beyond that; a death after passing the limit is then
+  // reported as the memory limit (retire). Set from here (prlimit: same user) because Setup
+  // does not carry the limit.
+  void address_space_backstop(pid_t pid) {
+    if (o.limits.memory_bytes == 0) return;
+    auto vsz = virtual_bytes(pid);
+    if (!vsz) return;
+    rlimit rl{};
+    rl.rlim_cur = rl.rlim_max = static_cast<rlim_t>(*vsz + o.limits.memory_bytes + (uint64_t{64} << 20));
+    if (::prlimit(pid, RLIMIT_AS, &rl, nullptr) != 0)
+      log->warn("{}: cannot set the address-space backstop of worker process {}: {}", who(), pid,
+                std::generic_category().message(errno));
+  }
+
   // Starts a worker in `s` and waits for its Hello. Returns the refusal on failure (the worker,
   // if any, is reaped by then).
   std::optional<std::string> start(Slot& s, Hello& out) {
@@ -272,6 +288,7 @@ struct WorkerPool::State {
               return failed("speaks worker protocol " + std::to_string(h.protocol) + ", this pgxqd " +
                                 std::to_string(kProtocolVersion) + " (a broken install: reinstall pgxqd)");
             out = std::move(h);
+            address_space_backstop(s.pid);
             return std::nullopt;
           }
           case MessageType::init_failed: {

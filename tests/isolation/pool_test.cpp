@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/sinks/ostream_sink.h>
@@ -255,6 +256,31 @@ TEST_CASE("pool: a memory limit below what a worker uses kills it at the first c
   CHECK(w.check_limits() == std::optional<std::string>("killed: memory limit 1 MiB"));
   CHECK(w.retire("closed its channel") == "killed: memory limit 1 MiB");
   CHECK(gone(pid));
+}
+
+// The backstop: RLIMIT_AS above the worker's address space by the limit and 64 MiB.
+TEST_CASE("pool: with a memory limit, a started worker's address space is capped above its size by the limit") {
+  PluginFd plugin;
+  Log log;
+  Limits limits;
+  limits.memory_bytes = 256ull << 20;
+  WorkerPool pool(options(plugin, 1, log, limits));
+  auto w = lease(pool);
+  rlimit rl{};
+  REQUIRE(::prlimit(w.pid(), RLIMIT_AS, nullptr, &rl) == 0);
+  REQUIRE(rl.rlim_cur != RLIM_INFINITY);
+  std::ifstream statm("/proc/" + std::to_string(w.pid()) + "/statm");
+  uint64_t pages = 0;
+  statm >> pages;
+  const uint64_t vsz = pages * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  CHECK(rl.rlim_cur > limits.memory_bytes);
+  CHECK(rl.rlim_cur >= vsz + limits.memory_bytes);  // what it has now and the limit, at least
+  CHECK_FALSE(w.finish());
+  WorkerPool unlimited(options(plugin, 1, log));
+  auto u = lease(unlimited);
+  REQUIRE(::prlimit(u.pid(), RLIMIT_AS, nullptr, &rl) == 0);
+  CHECK(rl.rlim_cur == RLIM_INFINITY);
+  CHECK_FALSE(u.finish());
 }
 
 TEST_CASE("pool: a peak over the memory limit found at finish() retires the worker instead of giving it back") {

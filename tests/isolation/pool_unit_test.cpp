@@ -81,6 +81,7 @@ TEST_CASE("death cause: limits in MiB when whole, else bytes; CPU in its largest
 
 TEST_CASE("process stats: the /proc parsers") {
   CHECK(parse_statm_resident("1000 250 100 10 0 500 0\n", 4096) == 250u * 4096);
+  CHECK(parse_statm_size("1000 250 100 10 0 500 0\n", 4096) == 1000u * 4096);
   CHECK_FALSE(parse_statm_resident("", 4096));
   CHECK_FALSE(parse_statm_resident("12", 4096));
   // A command name holding ") " and spaces: the fields count from the last ')'.
