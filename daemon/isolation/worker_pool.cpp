@@ -111,6 +111,12 @@ struct WorkerLease::Slot {
   // During a job (used by the lease holder only).
   std::chrono::microseconds cpu_baseline{0};
   std::optional<std::string> killed_cause;  // set by check_limits/finish when they killed it
+  // Restart backoff, per slot: the workers of one slot that died since a job last finished (in
+  // any slot), and when this slot may start the next one. Counting per slot keeps a burst of
+  // jobs crashing several workers at once from being taken for one worker dying again and again.
+  int deaths_in_a_row = 0;
+  milliseconds logged_backoff{0};
+  Clock::time_point next_start{};
 };
 
 struct WorkerPool::State {
@@ -131,9 +137,6 @@ struct WorkerPool::State {
   bool final = false;     // stop() is done: a worker handed back now is killed
   bool quit = false;      // the supervisor ends
   bool stop_called = false;
-  int deaths_in_a_row = 0;
-  milliseconds logged_backoff{0};
-  Clock::time_point next_start{};  // no start before this (restart backoff)
   uint64_t started = 0, died = 0;
   std::thread supervisor;
 
@@ -206,14 +209,15 @@ struct WorkerPool::State {
     cv.notify_all();
     if (stopping) return;  // not a death: the pool killed it on its way out
     ++died;
-    ++deaths_in_a_row;
-    milliseconds delay = backoff_for(deaths_in_a_row);
+    ++s.deaths_in_a_row;
+    milliseconds delay = backoff_for(s.deaths_in_a_row);
     if (delay.count() > 0) {
-      next_start = Clock::now() + delay;
-      if (delay != logged_backoff) {
-        logged_backoff = delay;
-        log->warn("{}: {} worker processes died in a row without finishing a job; starting the next one in {}", who(),
-                  deaths_in_a_row, cpu_text(delay));
+      s.next_start = Clock::now() + delay;
+      if (delay != s.logged_backoff) {
+        s.logged_backoff = delay;
+        log->warn("{}: {} worker processes died in a row in slot {} of {} with no job finished in between; starting "
+                  "the next one there in {}",
+                  who(), s.deaths_in_a_row, s.index + 1, slots.size(), cpu_text(delay));
       }
     }
     cv.notify_all();
@@ -401,11 +405,11 @@ struct WorkerPool::State {
         const auto now = Clock::now();
         for (auto& s : slots) {
           if (s->phase == Phase::empty && !stopping) {
-            if (now >= next_start)
+            if (now >= s->next_start)
               to_start.push_back(s.get());
             else
               timeout_ms = std::min<int>(
-                  timeout_ms, static_cast<int>(std::chrono::duration_cast<milliseconds>(next_start - now).count()) + 1);
+                  timeout_ms, static_cast<int>(std::chrono::duration_cast<milliseconds>(s->next_start - now).count()) + 1);
           }
           if (s->phase == Phase::idle && s->channel) {
             idle.emplace_back(s.get(), s->generation);
@@ -417,7 +421,7 @@ struct WorkerPool::State {
         for (Slot* s : to_start) {
           {
             std::lock_guard lk(mu);
-            if (stopping || Clock::now() < next_start) break;
+            if (stopping) break;
           }
           start_slot(*s, false);
         }
@@ -626,8 +630,11 @@ std::optional<std::string> WorkerLease::finish() {
   Slot* s = slot_;
   slot_ = nullptr;
   std::lock_guard lk(st.mu);
-  st.deaths_in_a_row = 0;
-  st.logged_backoff = milliseconds(0);
+  // An outcome: the plugin works, whatever killed workers before.
+  for (auto& slot : st.slots) {
+    slot->deaths_in_a_row = 0;
+    slot->logged_backoff = milliseconds(0);
+  }
   if (st.final) {
     // The pool has stopped meanwhile: nobody would reap it later.
     WorkerPool::State::reap(*s, milliseconds(0));

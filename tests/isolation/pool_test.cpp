@@ -336,8 +336,8 @@ TEST_CASE("pool: workers that keep dying are restarted with backoff, logged once
     CHECK(w.retire("closed its channel") == "worker process died: signal 9 (SIGKILL)");
   }
   const std::string text = log.text();
-  CHECK(test::occurrences(text, "3 worker processes died in a row without finishing a job; starting the next one in 250ms") == 1);
-  CHECK(test::occurrences(text, "4 worker processes died in a row without finishing a job; starting the next one in 500ms") == 1);
+  CHECK(test::occurrences(text, "3 worker processes died in a row in slot 1 of 1 with no job finished in between; starting the next one there in 250ms") == 1);
+  CHECK(test::occurrences(text, "4 worker processes died in a row in slot 1 of 1 with no job finished in between; starting the next one there in 500ms") == 1);
   // Still replaced, and a finished job ends the run of deaths.
   auto w = lease(pool);
   auto outcome = run_job(w, "noop");
