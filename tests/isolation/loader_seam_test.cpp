@@ -102,7 +102,7 @@ bool contains(const std::string& hay, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("loader seam: an isolated plugin's checked file goes to the starter, with its settings; its kinds are handled") {
+TEST_CASE("loader seam: an isolated plugin's checked file goes to the starter, with its settings, and its kinds are handled") {
   Dir dir;
   dir.add("testkit", "iso");
   dir.add("hello_c", "hello_c");

@@ -151,7 +151,7 @@ TEST_CASE("pool: starts its processes, and the first one's Hello names the plugi
   CHECK(log.text().find(" started") != std::string::npos);
 }
 
-TEST_CASE("pool: a worker runs a job and goes back; its process is its own, without PG variables") {
+TEST_CASE("pool: a worker runs a job and goes back, and its process is its own, without PG variables") {
   PluginFd plugin;
   Log log;
   ::setenv("PGXQ_POOL_TEST_SECRET", "do not pass on", 1);
@@ -177,7 +177,7 @@ TEST_CASE("pool: a worker runs a job and goes back; its process is its own, with
   CHECK_FALSE(again.finish());
 }
 
-TEST_CASE("pool: a worker that aborts is reaped with its cause and replaced; the others keep serving") {
+TEST_CASE("pool: a worker that aborts is reaped with its cause and replaced, and the others keep serving") {
   PluginFd plugin;
   Log log;
   WorkerPool pool(options(plugin, 2, log));

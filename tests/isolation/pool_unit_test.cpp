@@ -64,7 +64,7 @@ TEST_CASE("death cause: signals by number and name, exit statuses") {
   CHECK(signal_text(SIGBUS) == "signal 7 (SIGBUS)");
 }
 
-TEST_CASE("death cause: limits in MiB when whole, else bytes; CPU in its largest whole unit") {
+TEST_CASE("death cause: limits in MiB when whole, else bytes, and CPU in its largest whole unit") {
   CHECK(memory_limit_cause(256ull << 20) == "killed: memory limit 256 MiB");
   CHECK(memory_limit_cause(512ull << 20) == "killed: memory limit 512 MiB");
   CHECK(memory_limit_cause(1ull << 30) == "killed: memory limit 1024 MiB");
