@@ -97,12 +97,12 @@ std::optional<std::string> load(const Setup& setup, WorkerHost& host, Loaded& lo
   p->path = path;
   p->descriptor = d;
   try {
-    p->settings = toml::parse(setup.settings_toml, setup.config_file.empty() ? std::string_view("settings")
-                                                                             : std::string_view(setup.config_file));
+    p->settings = toml::parse(setup.settings_toml);
   } catch (const toml::parse_error& e) {
     return "plugin " + p->name + " (" + path + "): its settings could not be read back in the worker process: " +
            std::string(e.description());
   }
+  p->settings_reread = true;
   p->settings_file = setup.config_file;
   for (const auto& [key, line] : setup.setting_lines) p->setting_lines.emplace(key, line);
   p->registry = &loaded.registry;

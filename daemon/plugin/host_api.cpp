@@ -161,7 +161,7 @@ int mistyped(const pgxq_plugin* plugin, const char* key, const toml::node& n, co
   std::string where;
   std::string file;
   uint32_t line = 0;
-  if (!plugin->setting_lines.empty() || !plugin->settings_file.empty()) {
+  if (plugin->settings_reread) {
     // Re-read from text: the line the daemon recorded for the key, when the key is one of them.
     if (auto it = plugin->setting_lines.find(std::string_view(key)); it != plugin->setting_lines.end()) {
       file = plugin->settings_file;
@@ -428,28 +428,6 @@ spdlog::level::level_enum log_level(int level) noexcept {
     case PGXQ_LOG_WARN: return spdlog::level::warn;
     default: return spdlog::level::err;
   }
-}
-
-namespace {
-
-void collect_lines(const toml::table& table, const std::string& prefix,
-                   std::vector<std::pair<std::string, uint32_t>>& out) {
-  for (const auto& [key, node] : table) {
-    std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
-    if (const auto* sub = node.as_table()) {
-      collect_lines(*sub, path, out);
-    } else if (node.source().begin.line > 0) {
-      out.emplace_back(std::move(path), node.source().begin.line);
-    }
-  }
-}
-
-}  // namespace
-
-std::vector<std::pair<std::string, uint32_t>> setting_lines(const toml::table& settings) {
-  std::vector<std::pair<std::string, uint32_t>> out;
-  collect_lines(settings, "", out);
-  return out;
 }
 
 queue::Outcome to_outcome(int code, const pgxq_plugin_job& job) {

@@ -13,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -35,9 +34,10 @@ struct pgxq_plugin {
   std::string path;
   const pgxq_plugin_descriptor* descriptor = nullptr;
   toml::table settings;  // its [plugins.<name>] table; never changes after load
-  // Where each setting was written ("key.path" -> line of settings_file), for settings re-read
-  // from text (a worker process: isolation/worker_host), whose nodes no longer know their line.
-  // Empty: type errors name the nodes' own source.
+  // Set when `settings` was re-read from text (a worker process: isolation/worker_main), whose
+  // nodes no longer know where they were written: type errors then name settings_file and the
+  // key's line from setting_lines ("key.path" -> line), or no place when the key is not there.
+  bool settings_reread = false;
   std::string settings_file;
   std::map<std::string, uint32_t, std::less<>> setting_lines;
   std::shared_ptr<spdlog::logger> log;
@@ -100,9 +100,5 @@ int set_last_error_internal(const char* where) noexcept;
 
 // The plugin ABI's PGXQ_LOG_* as the daemon's levels (an unknown level is an error).
 spdlog::level::level_enum log_level(int pgxq_log_level) noexcept;
-
-// "key.path" -> line for every setting in `settings` that knows its line (nested tables
-// included, arrays as one setting), for settings sent as text to a worker process.
-std::vector<std::pair<std::string, uint32_t>> setting_lines(const toml::table& settings);
 
 }  // namespace pgxq::plugin
