@@ -332,7 +332,8 @@ TEST_CASE("isolation channel: an oversized or typeless frame is a protocol error
   {
     SocketPair sp;
     Channel ch(sp.a);
-    sp.write_raw(length_prefix(1025) + std::string(16, 'x'));
+    // The bound is on the fields after the type: 2 + 1025 announced, 1024 allowed.
+    sp.write_raw(length_prefix(2 + 1025) + std::string(16, 'x'));
     CHECK_THROWS_AS(ch.receive(1000ms, 1024), ProtocolError);
   }
   {
@@ -357,11 +358,11 @@ TEST_CASE("isolation channel: an oversized or typeless frame is a protocol error
     // Exactly the bound is accepted.
     SocketPair sp;
     Channel ch(sp.a);
-    sp.write_raw(length_prefix(64) + std::string("\x09\x00", 2) + std::string(62, 'y'));
+    sp.write_raw(length_prefix(2 + 64) + std::string("\x09\x00", 2) + std::string(64, 'y'));
     auto f = ch.receive(1000ms, 64);
     REQUIRE(f.has_value());
     CHECK(f->type == 9);
-    CHECK(f->body.size() == 62);
+    CHECK(f->body.size() == 64);
   }
 }
 
