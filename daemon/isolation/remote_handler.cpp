@@ -114,11 +114,15 @@ private:
 
   void send(const Frame& frame) {
     std::optional<std::string> over;
-    lease_->channel().send(frame, kSlice, [&] {
-      over = tick();
-      return !over;
-    });
-    if (over) throw Limit{*over};
+    try {
+      lease_->channel().send(frame, kSlice, [&] {
+        over = tick();
+        return !over;
+      });
+    } catch (const ChannelClosed&) {
+      if (over) throw Limit{*over};  // gave up because of the limit, not because it closed
+      throw;
+    }
   }
 
   struct Limit {
