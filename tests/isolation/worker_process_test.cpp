@@ -245,7 +245,7 @@ TEST_CASE("worker process: the job's SQL is served by the daemon side, rows and 
   conn.exec("DROP TABLE " + table, {});
 }
 
-TEST_CASE("worker process: should_stop follows the shared flag; the job log travels with the level") {
+TEST_CASE("worker process: should_stop follows the shared flag, and the job log travels with its level") {
   Worker w(plugin_dir() + "/testkit.so");
   w.send(encode(setup_for("testkit")));
   hello_of(w);
