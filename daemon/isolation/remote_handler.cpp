@@ -72,8 +72,9 @@ std::string with_pid(const std::string& cause, pid_t pid) {
 
 class RemoteCall {
 public:
-  RemoteCall(WorkerPool& pool, const std::string& name, const queue::Job& job, queue::JobContext& ctx)
-      : pool_(pool), name_(name), job_(job), ctx_(ctx) {}
+  RemoteCall(WorkerPool& pool, const std::string& name, spdlog::logger& log, const queue::Job& job,
+             queue::JobContext& ctx)
+      : pool_(pool), name_(name), log_(log), job_(job), ctx_(ctx) {}
 
   queue::Outcome run() {
     auto lease = pool_.acquire([this] { return ctx_.should_stop(); });
@@ -174,8 +175,7 @@ private:
       }
       case MessageType::plugin_log: {
         PluginLog l = decode_plugin_log(frame);
-        spdlog::default_logger_raw()->log(plugin::log_level(l.level), "plugin {}: {}", name_,
-                                          pg::repair_utf8(l.message));
+        log_.log(plugin::log_level(l.level), "plugin {}: {}", name_, pg::repair_utf8(l.message));
         return std::nullopt;
       }
       case MessageType::outcome: {
@@ -228,6 +228,7 @@ private:
 
   WorkerPool& pool_;
   const std::string& name_;
+  spdlog::logger& log_;
   const queue::Job& job_;
   queue::JobContext& ctx_;
   WorkerLease* lease_ = nullptr;
@@ -238,9 +239,11 @@ private:
 
 }  // namespace
 
-queue::Handler make_remote_handler(WorkerPool& pool, std::string plugin_name) {
-  return [&pool, name = std::move(plugin_name)](const queue::Job& job, queue::JobContext& ctx) -> queue::Outcome {
-    RemoteCall call(pool, name, job, ctx);
+queue::Handler make_remote_handler(WorkerPool& pool, std::string plugin_name, std::shared_ptr<spdlog::logger> log) {
+  if (!log) log = spdlog::default_logger();
+  return [&pool, name = std::move(plugin_name), log = std::move(log)](const queue::Job& job,
+                                                                      queue::JobContext& ctx) -> queue::Outcome {
+    RemoteCall call(pool, name, *log, job, ctx);
     return call.run();
   };
 }

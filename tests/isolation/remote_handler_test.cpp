@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 #include <spdlog/sinks/null_sink.h>
+#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,7 +129,12 @@ bool logged(const Run& r, queue::LogLevel level, const std::string& text) {
 TEST_CASE("remote handler: SQL, outcomes and logs of a well-behaved worker") {
   auto conn = connect();
   isolation::WorkerPool pool(options());
-  queue::Handler handler = isolation::make_remote_handler(pool, "fake");
+  std::ostringstream plugin_lines;
+  auto log = std::make_shared<spdlog::logger>("remote-handler-plugin-log",
+                                              std::make_shared<spdlog::sinks::ostream_sink_mt>(plugin_lines));
+  log->set_pattern("%l %v");
+  log->set_level(spdlog::level::trace);
+  queue::Handler handler = isolation::make_remote_handler(pool, "fake", log);
 
   auto r = run(handler, conn, "complete");
   CHECK(r.outcome.code == queue::OutcomeCode::complete);
@@ -169,6 +176,10 @@ TEST_CASE("remote handler: SQL, outcomes and logs of a well-behaved worker") {
   r = run(handler, conn, "logs");
   CHECK(r.outcome.code == queue::OutcomeCode::complete);
   CHECK(logged(r, spdlog::level::warn, "plugin fake: job \xef\xbf\xbd line"));
+  // A plugin_log line goes to the daemon's logger, not the job's; an unknown level is an error.
+  log->flush();
+  CHECK(plugin_lines.str().find("error plugin fake: plugin line") != std::string::npos);
+  CHECK_FALSE(logged(r, spdlog::level::err, "plugin line"));
 
   // should_stop reaches the worker through the shared flag while it works.
   r = run(handler, conn, "wait_stop");
