@@ -77,7 +77,12 @@ public:
       : pool_(pool), name_(name), log_(log), job_(job), ctx_(ctx) {}
 
   queue::Outcome run() {
-    auto lease = pool_.acquire([this] { return ctx_.should_stop(); });
+    std::optional<WorkerLease> lease;
+    try {
+      lease = pool_.acquire([this] { return ctx_.should_stop(); });
+    } catch (const std::exception& e) {
+      return queue::Outcome::error("plugin " + name_ + ": no worker process: " + e.what());
+    }
     if (!lease)
       return queue::Outcome::retry("plugin " + name_ + ": stopped while waiting for a free worker process");
     lease_ = &*lease;
