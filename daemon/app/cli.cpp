@@ -2,6 +2,7 @@
 #include "app/cli.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,8 @@
 #include "app/view_cli.hpp"
 #include "app/steer_cli.hpp"
 #include "config/config.hpp"
+#include "isolation/protocol.hpp"
+#include "isolation/worker_main.hpp"
 #include "plugin/loader.hpp"
 
 namespace pgxq::app {
@@ -39,6 +42,8 @@ const char* kDatabaseHelp =
 }  // namespace
 
 int main_entry(int argc, char** argv) {
+  // A plugin worker process (isolation = "process"): pgxqd starts itself this way; not a command.
+  if (argc >= 2 && std::strcmp(argv[1], isolation::kWorkerCommand) == 0) return isolation::run_plugin_worker(argc, argv);
   CLI::App app{"pgxqd — a PostgreSQL job-queue worker daemon with handler plugins (go-pgxq compatible)", "pgxqd"};
   app.require_subcommand(1);
   app.footer("Run `pgxqd COMMAND --help` for a command's options and an example.\n"

@@ -6,15 +6,23 @@
 // attempt with the cause; nothing it sends can make the daemon fail.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "queue/job.hpp"
+
+namespace spdlog {
+class logger;
+}
 
 namespace pgxq::isolation {
 
 class WorkerPool;
 
 // `plugin_name` for log lines ("plugin <name>: ..."). The pool must outlive the handler.
-queue::Handler make_remote_handler(WorkerPool& pool, std::string plugin_name);
+// `log` gets what the plugin logs with plugin_log while the job runs (the daemon's logger, as
+// for an in-process plugin); null: spdlog's default logger.
+queue::Handler make_remote_handler(WorkerPool& pool, std::string plugin_name,
+                                   std::shared_ptr<spdlog::logger> log = nullptr);
 
 }  // namespace pgxq::isolation

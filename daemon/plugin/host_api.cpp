@@ -33,9 +33,6 @@ using pg::valid_utf8;
 
 namespace {
 
-constexpr std::string_view kNoMessage = "(no message)";
-constexpr int64_t kMaxDelayMs = int64_t{31} * 24 * 3600 * 1000;
-
 // Per thread, like errno and dlerror(): the handles are shared between threads (one plugin
 // serves every worker), so an error slot on them would race; one per thread cannot.
 struct LastError {
@@ -65,17 +62,6 @@ int internal(const char* where) noexcept {
     return fail(PGXQ_PLUGIN_E_INTERNAL, std::string(where) + ": " + e.what());
   } catch (...) {
     return fail(PGXQ_PLUGIN_E_INTERNAL, std::string(where) + ": unknown error");
-  }
-}
-
-// The plugin ABI's PGXQ_LOG_* onto the daemon's levels (an unknown level logs as an error).
-spdlog::level::level_enum spd_level(int level) noexcept {
-  switch (level) {
-    case PGXQ_LOG_TRACE: return spdlog::level::trace;
-    case PGXQ_LOG_DEBUG: return spdlog::level::debug;
-    case PGXQ_LOG_INFO: return spdlog::level::info;
-    case PGXQ_LOG_WARN: return spdlog::level::warn;
-    default: return spdlog::level::err;
   }
 }
 
@@ -137,7 +123,7 @@ int set_init_error(pgxq_plugin* plugin, const char* message) noexcept {
 void plugin_log(pgxq_plugin* plugin, int level, const char* message) noexcept {
   try {
     if (!plugin || !plugin->log) return;
-    plugin->log->log(spd_level(level), "plugin {}: {}", plugin->name,
+    plugin->log->log(log_level(level), "plugin {}: {}", plugin->name,
                      message ? repair_utf8(message) : std::string(kNoMessage));
   } catch (...) {
   }
@@ -173,11 +159,22 @@ const toml::node* config_node(const pgxq_plugin* plugin, const char* key, const 
 
 int mistyped(const pgxq_plugin* plugin, const char* key, const toml::node& n, const char* expected) {
   std::string where;
-  const auto& src = n.source();
-  if (src.begin.line > 0) {
+  std::string file;
+  uint32_t line = 0;
+  if (plugin->settings_reread) {
+    // Re-read from text: the line the daemon recorded for the key, when the key is one of them.
+    if (auto it = plugin->setting_lines.find(std::string_view(key)); it != plugin->setting_lines.end()) {
+      file = plugin->settings_file;
+      line = it->second;
+    }
+  } else if (const auto& src = n.source(); src.begin.line > 0) {
+    if (src.path) file = *src.path;
+    line = src.begin.line;
+  }
+  if (line > 0) {
     where = " (";
-    if (src.path) where += *src.path + ":";
-    where += "line " + std::to_string(src.begin.line) + ")";
+    if (!file.empty()) where += file + ":";
+    where += "line " + std::to_string(line) + ")";
   }
   return fail(PGXQ_PLUGIN_E_TYPE, "[plugins." + plugin->name + "] setting \"" + repair_utf8(key) + "\" must be " +
                                       expected + ", found " + type_name(n.type()) + where);
@@ -340,7 +337,7 @@ void log(pgxq_plugin_job* j, int level, const char* message) noexcept {
   try {
     if (!j) return;
     std::string text = "plugin " + j->plugin->name + ": " + (message ? repair_utf8(message) : std::string(kNoMessage));
-    j->ctx.log(spd_level(level), text);
+    j->ctx.log(log_level(level), text);
   } catch (...) {
   }
 }
@@ -417,7 +414,27 @@ constexpr pgxq_plugin_host kHost = {
 
 const pgxq_plugin_host* host_table() noexcept { return &kHost; }
 
+int set_last_error(int code, std::string_view message, std::string_view sqlstate) noexcept {
+  return fail(code, message, sqlstate);
+}
+
+int set_last_error_internal(const char* where) noexcept { return internal(where); }
+
+spdlog::level::level_enum log_level(int level) noexcept {
+  switch (level) {
+    case PGXQ_LOG_TRACE: return spdlog::level::trace;
+    case PGXQ_LOG_DEBUG: return spdlog::level::debug;
+    case PGXQ_LOG_INFO: return spdlog::level::info;
+    case PGXQ_LOG_WARN: return spdlog::level::warn;
+    default: return spdlog::level::err;
+  }
+}
+
 queue::Outcome to_outcome(int code, const pgxq_plugin_job& job) {
+  return to_outcome(code, HandlerReport{job.message, job.delay_ms, job.sql_error});
+}
+
+queue::Outcome to_outcome(int code, const HandlerReport& job) {
   std::string message = job.message ? *job.message : std::string(kNoMessage);
   switch (code) {
     case PGXQ_OUTCOME_COMPLETE:

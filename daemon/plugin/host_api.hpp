@@ -7,9 +7,12 @@
 
 #include <pgxq/plugin.h>
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <toml++/toml.h>
@@ -31,6 +34,12 @@ struct pgxq_plugin {
   std::string path;
   const pgxq_plugin_descriptor* descriptor = nullptr;
   toml::table settings;  // its [plugins.<name>] table; never changes after load
+  // Set when `settings` was re-read from text (a worker process: isolation/worker_main), whose
+  // nodes no longer know where they were written: type errors then name settings_file and the
+  // key's line from setting_lines ("key.path" -> line), or no place when the key is not there.
+  bool settings_reread = false;
+  std::string settings_file;
+  std::map<std::string, uint32_t, std::less<>> setting_lines;
   std::shared_ptr<spdlog::logger> log;
   pgxq::plugin::Registry* registry = nullptr;  // only while init runs
 
@@ -64,7 +73,32 @@ const pgxq_plugin_host* host_table() noexcept;
 // A queue::Handler calling `fn` for `plugin`; safe to call concurrently.
 queue::Handler make_handler(const pgxq_plugin* plugin, pgxq_plugin_handler_fn fn, void* user_data);
 
+// What a handler left besides its return code: set on its job in this process, or sent with
+// the outcome by a worker process (isolation/remote_handler).
+struct HandlerReport {
+  std::optional<std::string> message;    // set_message, valid UTF-8
+  std::optional<int64_t> delay_ms;       // set_delay_ms, 0 .. kMaxDelayMs
+  std::optional<std::string> sql_error;  // the first failed exec: the transaction is aborted
+};
+
 // Maps what a C handler returned (and what it set on `job`) to an engine outcome.
+queue::Outcome to_outcome(int code, const HandlerReport& report);
 queue::Outcome to_outcome(int code, const pgxq_plugin_job& job);
+
+// ---- for host tables built on host_table() (a worker process's: isolation/worker_host) ----
+
+// What a missing message is logged and recorded as.
+inline constexpr std::string_view kNoMessage = "(no message)";
+// The longest delay set_delay_ms accepts: 31 days.
+inline constexpr int64_t kMaxDelayMs = int64_t{31} * 24 * 3600 * 1000;
+
+// Records the calling thread's last error (last_error / last_sqlstate; the message is
+// UTF-8-repaired) and returns `code`.
+int set_last_error(int code, std::string_view message, std::string_view sqlstate = {}) noexcept;
+// Inside a catch block: records the exception being handled as E_INTERNAL from `where`.
+int set_last_error_internal(const char* where) noexcept;
+
+// The plugin ABI's PGXQ_LOG_* as the daemon's levels (an unknown level is an error).
+spdlog::level::level_enum log_level(int pgxq_log_level) noexcept;
 
 }  // namespace pgxq::plugin

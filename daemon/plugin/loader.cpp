@@ -221,18 +221,7 @@ LoadedPlugins load_plugins(const LoaderOptions& options) {
       const std::string& path = file.path();
       // Plugins are never dlclosed: handlers, strings and the descriptor live in the object.
       void* handle = file.load();
-      dlerror();
-      void* sym = dlsym(handle, PGXQ_PLUGIN_ENTRY_NAME);
-      if (!sym) {
-        const char* why = dlerror();
-        throw LoadError("plugin " + path + " has no entry function " PGXQ_PLUGIN_ENTRY_NAME "() (" +
-                        (why ? why : "symbol is NULL") +
-                        "); define it with default visibility (PGXQ_PLUGIN_EXPORT, or PGXQ_PLUGIN(...) in C++) "
-                        "and rebuild the plugin against pgxq plugin SDK " +
-                        std::to_string(PGXQ_PLUGIN_ABI_MAJOR) + "." + std::to_string(PGXQ_PLUGIN_ABI_MINOR));
-      }
-      auto entry = reinterpret_cast<pgxq_plugin_entry_fn>(sym);
-      const pgxq_plugin_descriptor* d = entry();
+      const pgxq_plugin_descriptor* d = entry_descriptor(handle, path);
       if (auto refusal = check_abi(path, d, names)) throw LoadError(*refusal);
 
       auto plugin = std::make_unique<pgxq_plugin>();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <system_error>
 
 #include "plugin/loader.hpp"
@@ -36,6 +37,11 @@ PluginFile PluginFile::open(int dir_fd, const std::string& dir, const std::strin
   return file;
 }
 
+PluginFile PluginFile::adopt(int fd, std::string path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return PluginFile(fd, std::move(path), std::move(dir));
+}
+
 PluginFile::PluginFile(PluginFile&& other) noexcept
     : fd_(other.fd_), path_(std::move(other.path_)), dir_(std::move(other.dir_)) {
   other.fd_ = -1;
@@ -61,6 +67,21 @@ void* PluginFile::load() {
   }
   fd_ = -1;  // kept open for good: see the header
   return handle;
+}
+
+const pgxq_plugin_descriptor* entry_descriptor(void* handle, const std::string& path) {
+  dlerror();
+  void* sym = dlsym(handle, PGXQ_PLUGIN_ENTRY_NAME);
+  if (!sym) {
+    const char* why = dlerror();
+    throw LoadError("plugin " + path + " has no entry function " PGXQ_PLUGIN_ENTRY_NAME "() (" +
+                    (why ? why : "symbol is NULL") +
+                    "); define it with default visibility (PGXQ_PLUGIN_EXPORT, or PGXQ_PLUGIN(...) in C++) "
+                    "and rebuild the plugin against pgxq plugin SDK " +
+                    std::to_string(PGXQ_PLUGIN_ABI_MAJOR) + "." + std::to_string(PGXQ_PLUGIN_ABI_MINOR));
+  }
+  auto entry = reinterpret_cast<pgxq_plugin_entry_fn>(sym);
+  return entry();
 }
 
 }  // namespace pgxq::plugin

@@ -3,6 +3,7 @@
 // was checked is what runs, whatever happens to the name in the directory meanwhile.
 #pragma once
 
+#include <pgxq/plugin.h>
 #include <sys/types.h>
 
 #include <string>
@@ -16,6 +17,10 @@ public:
   // than root or `owner` could change. Throws LoadError.
   static PluginFile open(int dir_fd, const std::string& dir, const std::string& name, bool check_ownership,
                          uid_t owner);
+
+  // Takes over `fd`, a plugin file opened and checked elsewhere (a worker process is handed
+  // the one the daemon checked); `path` names it in messages.
+  static PluginFile adopt(int fd, std::string path);
 
   PluginFile(PluginFile&& other) noexcept;
   PluginFile& operator=(PluginFile&&) = delete;
@@ -40,5 +45,9 @@ private:
   std::string path_;
   std::string dir_;
 };
+
+// The descriptor returned by the entry function of a loaded plugin (`handle` from load()), not
+// yet checked (plugin/abi_check). Throws LoadError when the entry function is missing.
+const pgxq_plugin_descriptor* entry_descriptor(void* handle, const std::string& path);
 
 }  // namespace pgxq::plugin
