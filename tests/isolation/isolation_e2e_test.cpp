@@ -273,7 +273,7 @@ TEST_CASE("isolation: past shutdown_timeout a job in a worker is told to stop th
   CHECK(std::all_of(workers.begin(), workers.end(), gone));
 }
 
-TEST_CASE("isolation: memory and CPU limits kill the job's worker and record the limit; other jobs go on") {
+TEST_CASE("isolation: memory and CPU limits kill the job's worker and record the limit, other jobs go on") {
   TempTable t("iso_limits");
   constexpr int kProcesses = 2;
   TestConfig cfg(t.name(),
