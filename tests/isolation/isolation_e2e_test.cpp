@@ -102,6 +102,19 @@ std::vector<std::string> lines_with(const std::string& log, std::initializer_lis
   return out;
 }
 
+// What the table holds, by kind, state, attempt and error: printed when a check fails.
+std::string summary(const std::string& table) {
+  auto conn = connect();
+  auto r = conn.exec("SELECT kind || ' ' || state || ' attempt ' || attempt || coalesce(' error ' || left(error, 80), '') ||"
+                     " ': ' || count(*) FROM " + table + " GROUP BY kind, state, attempt, error ORDER BY 1 LIMIT 40");
+  std::string out;
+  for (int i = 0; i < r.rows(); ++i) out += std::string(r.text(i, 0)) + "\n";
+  return out;
+}
+
+// The last `n` bytes of a log, for failure messages.
+std::string tail(const std::string& log, size_t n = 4000) { return log.size() > n ? log.substr(log.size() - n) : log; }
+
 int64_t count_lines(const std::string& log, std::initializer_list<std::string> needles) {
   return static_cast<int64_t>(lines_with(log, needles).size());
 }
@@ -137,6 +150,8 @@ TEST_CASE("isolation: crashing jobs among 10,000 ordinary ones — the daemon li
   }
 
   const std::string crashers = "kind IN ('segv', 'abort', 'exit')";
+  INFO("jobs:\n" << summary(t.name()));  // (evaluated when a check fails)
+  INFO("pgxqd's log (end):\n" << tail(p.err()));
   REQUIRE(wait_until(
       [&] {
         return count_jobs(t.name(), "state IN ('available', 'running')") == 0 || !p.running();
@@ -188,7 +203,12 @@ TEST_CASE("isolation: kill -9 of a worker mid-job — the job is retried, record
   // the kills lands inside a job, i.e. some job needed a second attempt; after each kill wait
   // for the pool to replace the worker.
   int kills = 0;
-  auto killed_mid_job = [&] { return count_jobs(t.name(), "attempt >= 2") > 0; };
+  // (a killed attempt is back to available with the cause as its error, then runs again)
+  auto killed_mid_job = [&] {
+    return count_jobs(t.name(), "attempt >= 2 OR error = 'worker process died: signal 9 (SIGKILL)'") > 0;
+  };
+  INFO("jobs:\n" << summary(t.name()));
+  INFO("pgxqd's log (end):\n" << tail(p.err()));
   while (!killed_mid_job() && kills < 40 && count_jobs(t.name(), "state = 'available'") > 0) {
     auto workers = workers_of(p.pid());
     if (workers.empty()) {
