@@ -71,13 +71,24 @@ bool gone(const Proc& p) {
   return !now || now->state == 'Z' || now->state == 'X' || now->start != p.start;
 }
 
-// A table for `record` jobs, dropped at scope exit.
+// A table for `record` jobs, dropped at scope exit. A slow one makes each insert take a few
+// milliseconds (a trigger sleeps), so that a worker spends most of its job between its INSERT
+// and its outcome: the moment a kill must not turn into a second row.
 struct RecordTable {
   std::string name = unique_name("iso_rec");
-  RecordTable() { connect().exec("CREATE TABLE " + name + " (job_id bigint NOT NULL, value text)"); }
+  explicit RecordTable(bool slow = false) {
+    auto conn = connect();
+    conn.exec("CREATE TABLE " + name + " (job_id bigint NOT NULL, value text)");
+    if (!slow) return;
+    conn.exec("CREATE FUNCTION " + name + "_slow() RETURNS trigger LANGUAGE plpgsql AS"
+              " $$BEGIN PERFORM pg_sleep(0.003); RETURN NEW; END$$");
+    conn.exec("CREATE TRIGGER slow BEFORE INSERT ON " + name + " FOR EACH ROW EXECUTE FUNCTION " + name + "_slow()");
+  }
   ~RecordTable() {
     try {
-      connect().exec("DROP TABLE IF EXISTS " + name);
+      auto conn = connect();
+      conn.exec("DROP TABLE IF EXISTS " + name);
+      conn.exec("DROP FUNCTION IF EXISTS " + name + "_slow()");
     } catch (...) {
     }
   }
@@ -184,8 +195,8 @@ TEST_CASE("isolation: crashing jobs among 10,000 ordinary ones — the daemon li
 
 TEST_CASE("isolation: kill -9 of a worker mid-job — the job is retried, record rows are committed exactly once") {
   TempTable t("iso_killw");
-  RecordTable rec;
-  constexpr int kJobs = 5'000, kProcesses = 4;
+  RecordTable rec(/*slow=*/true);
+  constexpr int kJobs = 3'000, kProcesses = 4;
   TestConfig cfg(t.name(), "[queues.default]\nmax_workers = 8\n" + isolated(kProcesses), "rescue_after = \"1h\"\n");
   Process p(run_argv(cfg.path));
   REQUIRE(p.wait_for_output("started:"));
@@ -199,9 +210,9 @@ TEST_CASE("isolation: kill -9 of a worker mid-job — the job is retried, record
   }
   REQUIRE(wait_until([&] { return count_jobs(t.name(), "state = 'completed'") > 0; }));
 
-  // Kill busy workers (they are busy nearly all the time while the backlog lasts) until one of
-  // the kills lands inside a job, i.e. some job needed a second attempt; after each kill wait
-  // for the pool to replace the worker.
+  // Kill workers (busy nearly all the time while the backlog lasts, most of it waiting for their
+  // INSERT) until one of the kills lands inside a job; after each kill wait for the pool to
+  // replace the worker.
   int kills = 0;
   // (a killed attempt is back to available with the cause as its error, then runs again)
   auto killed_mid_job = [&] {
