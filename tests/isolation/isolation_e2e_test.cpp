@@ -138,30 +138,31 @@ TEST_CASE("isolation: crashing jobs among 10,000 ordinary ones — the daemon li
   constexpr int kOrdinary = 10'000, kPerCrashKind = 20, kProcesses = 8;
   // rescue_after is an hour: a crashed attempt that waited for the rescuer would never finish
   // within the deadline below.
-  TestConfig cfg(t.name(), "[queues.default]\nmax_workers = 16\n" + isolated(kProcesses),
+  // The crashers have a queue of their own with two workers, so that they cannot take every
+  // handler of the daemon while their workers restart: ordinary jobs keep finishing between
+  // deaths, as they would among real work (a pool that does nothing but crash backs off: see the
+  // last test).
+  TestConfig cfg(t.name(), "[queues.default]\nmax_workers = 14\n[queues.crash]\nmax_workers = 2\n" + isolated(kProcesses),
                  "rescue_after = \"1h\"\nbatch_size = 50\n");
   Process p(run_argv(cfg.path));
   REQUIRE(p.wait_for_output("started:"));
   REQUIRE(wait_until([&] { return worker_count(p.pid()) == kProcesses; }, 30s));
 
-  // The crashers come due one every 100 ms and go first (priority 0; the ordinary jobs have 1),
-  // and ordinary jobs wait all the while (topped up below), so that every death has ordinary
-  // outcomes around it: what a crash among ordinary work looks like, rather than a pool that
-  // does nothing but crash (that one backs off, see the last test).
+  // Ordinary jobs wait all the while (topped up below) until the last crasher is done.
   auto conn = connect();
   int64_t ordinary = 0;
   auto add_ordinary = [&](int n) {
     conn.exec("INSERT INTO " + t.name() +
-                  " (kind, args, max_attempts, priority)"
-                  " SELECT 'record', jsonb_build_object('table', $1::text, 'value', i::text), 3, 1"
+                  " (kind, args, max_attempts)"
+                  " SELECT 'record', jsonb_build_object('table', $1::text, 'value', i::text), 3"
                   " FROM generate_series(1, " + std::to_string(n) + ") i",
               {pgxq::pg::Param(rec.name)});
     ordinary += n;
   };
   add_ordinary(kOrdinary);
   conn.exec("INSERT INTO " + t.name() +
-            " (kind, args, max_attempts, priority, scheduled_at)"
-            " SELECT (ARRAY['segv', 'abort', 'exit'])[i % 3 + 1], '{}', 3, 0, now() + i * interval '100 ms'"
+            " (kind, args, max_attempts, queue)"
+            " SELECT (ARRAY['segv', 'abort', 'exit'])[i % 3 + 1], '{}', 3, 'crash'"
             " FROM generate_series(1, " + std::to_string(3 * kPerCrashKind) + ") i");
 
   const std::string crashers = "kind IN ('segv', 'abort', 'exit')";
@@ -196,9 +197,9 @@ TEST_CASE("isolation: crashing jobs among 10,000 ordinary ones — the daemon li
   // The pool is whole again, and the operator saw each death with its job.
   CHECK(wait_until([&] { return worker_count(p.pid()) == kProcesses; }, 30s));
   auto err = p.err();
-  CHECK(count_lines(err, {"kind=segv queue=default: plugin testkit: worker process ", "died: signal 11 (SIGSEGV)"}) ==
+  CHECK(count_lines(err, {"kind=segv queue=crash: plugin testkit: worker process ", "died: signal 11 (SIGSEGV)"}) ==
         3 * kPerCrashKind);
-  CHECK(count_lines(err, {"kind=exit queue=default: plugin testkit: worker process ", "exited with status 3"}) ==
+  CHECK(count_lines(err, {"kind=exit queue=crash: plugin testkit: worker process ", "exited with status 3"}) ==
         3 * kPerCrashKind);
   CHECK(count_lines(err, {"plugin testkit: worker process ", " started"}) >= kProcesses + 9 * kPerCrashKind);
   stop_cleanly(p);
