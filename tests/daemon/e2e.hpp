@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -16,19 +15,6 @@
 namespace pgxq::test {
 
 inline std::string pgxqd() { return bin_dir() + "/pgxqd"; }
-
-// PGXQ_TEST_ISOLATION=process (set by the "(process)" ctest entries) runs the testkit plugin in
-// worker processes: `extra` gets `isolation = "process"` in its [plugins.testkit] table (added at
-// the end when it has none, so line numbers of what the test wrote do not move). A test that
-// sets isolation itself keeps its own.
-inline std::string with_test_isolation(const std::string& extra) {
-  const char* mode = std::getenv("PGXQ_TEST_ISOLATION");
-  if (!mode || !*mode || extra.find("isolation =") != std::string::npos) return extra;
-  const std::string header = "[plugins.testkit]\n", line = std::string("isolation = \"") + mode + "\"\n";
-  if (auto at = extra.find(header); at != std::string::npos)
-    return extra.substr(0, at + header.size()) + line + extra.substr(at + header.size());
-  return extra + "\n" + header + line;
-}
 
 // A temp dir holding pgxqd.toml for `table`, plugins from build/plugins, short poll and backoff.
 struct TestConfig {
