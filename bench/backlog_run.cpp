@@ -51,6 +51,9 @@ BacklogRun run_daemon_backlog(const Env& env, const std::string& scenario, const
   if (run.span.seconds <= 0) throw VerifyError("no measurable span in " + table.name());
   run.rate = static_cast<double>(run.span.jobs) / run.span.seconds;
   run.cpu_ms_per_1k = (run.end.cpu_s - run.idle.cpu_s) * 1000.0 / (static_cast<double>(run.span.jobs) / 1000.0);
+  run.workers_cpu_ms_per_1k =
+      (run.end.workers_cpu_s - run.idle.workers_cpu_s) * 1000.0 / (static_cast<double>(run.span.jobs) / 1000.0);
+  run.ready_s = daemon.ready_seconds();
   return run;
 }
 

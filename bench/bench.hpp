@@ -40,6 +40,8 @@ struct Options {
   int64_t retention_backlog = 100'000;  // available jobs worked while the cleaner runs
   int64_t long_tx_jobs = 200'000;       // backlog worked beside a transaction held open
   int long_tx_seconds = 60;             // how long it is held
+  int64_t isolation_jobs = 100'000;     // isolation: no-op backlog, per mode
+  int64_t isolation_tx_jobs = 20'000;   // isolation: record backlog, per mode
 };
 
 Options quick_defaults(Options o);
@@ -68,6 +70,7 @@ struct Figure {
   std::string target;              // e.g. ">= 70% of batched ceiling"
   std::optional<bool> met;
   std::optional<double> cpu_ms_per_1k;  // daemon CPU (user+system) per 1,000 jobs
+  std::optional<double> workers_cpu_ms_per_1k;  // its plugin worker processes' CPU, the same way
   int64_t jobs = 0;
   double seconds = 0;
   std::string note;

@@ -1,6 +1,7 @@
 // bench/daemon: see daemon.hpp.
 #include "daemon.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -35,6 +37,37 @@ std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The live (not zombie) children of `parent`, with their CPU and resident memory.
+struct Child {
+  double cpu_s = 0;
+  double rss_mb = 0;
+};
+std::vector<Child> children(int parent) {
+  std::vector<Child> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (auto* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    auto close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close_paren + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(rest), std::istream_iterator<std::string>()};
+    // f[0] is the state (field 3), f[1] the parent (field 4), f[11] and f[12] utime and stime.
+    if (f.size() < 13 || f[0] == "Z" || f[0] == "X" || std::stol(f[1]) != parent) continue;
+    Child c;
+    c.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmRSS:", 0) == 0) c.rss_mb = std::stod(line.substr(line.find(':') + 1)) / 1024.0;
+    out.push_back(c);
+  }
+  closedir(d);
+  return out;
 }
 
 }  // namespace
@@ -98,7 +131,9 @@ Daemon::Daemon(const Env& env, const DaemonConfig& c) {
     _exit(127);
   }
   close(out);
+  const auto started = Clock::now();
   wait_ready();
+  ready_s_ = seconds_since(started);
   if (c.http) scraper_ = std::make_unique<Scraper>(http_port_);
 }
 
@@ -159,6 +194,12 @@ ProcSample Daemon::sample() const {
     std::istringstream rest(stat.substr(close_paren + 2));
     std::vector<std::string> f{std::istream_iterator<std::string>(rest), std::istream_iterator<std::string>()};
     if (f.size() > 12) s.cpu_s = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    if (f.size() > 14) s.workers_cpu_s = (std::stod(f[13]) + std::stod(f[14])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  for (const auto& child : children(pid_)) {
+    ++s.workers;
+    s.workers_cpu_s += child.cpu_s;
+    s.workers_rss_mb += child.rss_mb;
   }
   return s;
 }

@@ -28,6 +28,12 @@ struct ProcSample {
   double rss_mb = 0;   // VmRSS
   double hwm_mb = 0;   // VmHWM: peak RSS since start
   double cpu_s = 0;    // utime + stime, all threads
+  // Its child processes (plugin workers with isolation = "process"): how many are alive, their
+  // resident memory, and their CPU: the live ones' utime + stime plus what the daemon has reaped
+  // (cutime + cstime), so a worker that died still counts.
+  int workers = 0;
+  double workers_rss_mb = 0;
+  double workers_cpu_s = 0;
 };
 
 class Daemon {
@@ -38,6 +44,8 @@ public:
   Daemon& operator=(const Daemon&) = delete;
 
   int pid() const { return pid_; }
+  // Seconds from the start of the process to its READY=1.
+  double ready_seconds() const { return ready_s_; }
   bool alive();
   ProcSample sample() const;
   // SIGSTOP / SIGCONT: the daemon does nothing (and spends no CPU) in between.
@@ -60,6 +68,7 @@ private:
   std::string dir_;
   std::string log_;
   bool exited_ = false;
+  double ready_s_ = 0;
   int status_ = 0;
   int http_port_ = 0;
   std::unique_ptr<Scraper> scraper_;

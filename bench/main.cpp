@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "print one JSON object on stdout (the table goes to stderr)");
   app.add_option("--scenario", scenario_list,
                  "comma-separated scenarios to run (default all): enqueue, process, memory, process-tx, backlog, "
-                 "latency, retry-storm");
+                 "latency, retry-storm, retention, long-transaction, isolation");
   app.add_option("--database", o.database, "libpq URI or key=value string (default: libpq's environment)");
   app.add_option("--pgxqd", o.pgxqd, "the pgxqd binary (default: next to pgxq-bench)");
   app.add_option("--plugins", o.plugins, "directory holding testkit.so (default: ../plugins next to pgxq-bench)");
@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("--long-tx-jobs", o.long_tx_jobs, "long-transaction: backlog worked beside it")
       ->check(CLI::PositiveNumber);
   app.add_option("--long-tx-seconds", o.long_tx_seconds, "long-transaction: how long it is held open")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--isolation-jobs", o.isolation_jobs, "isolation: no-op backlog, in each mode")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--isolation-tx-jobs", o.isolation_tx_jobs, "isolation: record backlog, in each mode")
       ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 

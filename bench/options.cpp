@@ -22,6 +22,8 @@ Options quick_defaults(Options o) {
   o.retention_backlog = 20'000;
   o.long_tx_jobs = 20'000;
   o.long_tx_seconds = 10;
+  o.isolation_jobs = 5'000;
+  o.isolation_tx_jobs = 1'000;
   return o;
 }
 
@@ -37,7 +39,7 @@ const std::vector<std::pair<std::string, ScenarioFn>>& scenarios() {
       {"enqueue", scenario_enqueue},     {"process", scenario_process}, {"memory", scenario_memory},
       {"process-tx", scenario_process_tx}, {"backlog", scenario_backlog}, {"latency", scenario_latency},
       {"retry-storm", scenario_retry_storm}, {"retention", scenario_retention},
-      {"long-transaction", scenario_long_transaction}};
+      {"long-transaction", scenario_long_transaction}, {"isolation", scenario_isolation}};
   return all;
 }
 

@@ -155,6 +155,7 @@ std::string format_json(const Env& env, const Machine& m, const Report& r, doubl
     if (!f.target.empty()) j << ", \"target\": " << json_string(f.target);
     if (f.met) j << ", \"met\": " << (*f.met ? "true" : "false");
     if (f.cpu_ms_per_1k) j << ", \"daemon_cpu_ms_per_1k_jobs\": " << json_number(*f.cpu_ms_per_1k);
+    if (f.workers_cpu_ms_per_1k) j << ", \"workers_cpu_ms_per_1k_jobs\": " << json_number(*f.workers_cpu_ms_per_1k);
     if (f.jobs) j << ", \"jobs\": " << f.jobs;
     if (f.seconds > 0) j << ", \"seconds\": " << json_number(f.seconds);
     if (!f.note.empty()) j << ", \"note\": " << json_string(f.note);

@@ -21,6 +21,8 @@ struct BacklogRun {
   ProcSample idle;          // after start, before the backlog
   ProcSample end;           // when the backlog has drained
   double cpu_ms_per_1k = 0; // daemon CPU while working, per 1,000 jobs
+  double workers_cpu_ms_per_1k = 0;  // its plugin worker processes' CPU (isolation = "process")
+  double ready_s = 0;       // start to READY=1
   int scrapes_ok = 0, scrapes_failed = 0;  // DaemonConfig::http: /metrics scrapes
 };
 
@@ -59,5 +61,6 @@ void scenario_latency(const Env& env, Report& report);
 void scenario_retry_storm(const Env& env, Report& report);
 void scenario_retention(const Env& env, Report& report);
 void scenario_long_transaction(const Env& env, Report& report);
+void scenario_isolation(const Env& env, Report& report);
 
 }  // namespace pgxq::bench

@@ -34,13 +34,26 @@
 //                                                         complete (needs plugin ABI 1.1; on a
 //                                                         table without the snoozes column it
 //                                                         snoozes every time)
+// The kinds below crash or exhaust their process for real. They exist for isolation = "process"
+// (a worker dies, the daemon records the attempt with the cause); in thread mode they take the
+// daemon down, as any such plugin would:
+//   segv                                                  writes through a null pointer (SIGSEGV)
+//   exit    {"status": N}                                 _exit(N) (default 3) without returning
+//   oom                                                   allocates and touches 1 MiB chunks,
+//                                                         never freed, until an allocation fails
+//                                                         (then abort()): a memory limit's target
+//   spin                                                  burns CPU forever, never checks
+//                                                         should-stop: a cpu limit's target
 // Args a kind cannot use (missing, mistyped, not a JSON object) are a discard carrying the
 // SDK's message ("args: ..."): no retry can fix them.
 #include <pgxq/plugin.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -153,6 +166,40 @@ pgxq::Outcome snooze_job(pgxq::Job& job) {
   return pgxq::Complete{};
 }
 
+// The null pointer is read from a volatile so the compiler cannot see it and replace the store
+// with a trap of its own: the process gets a real SIGSEGV.
+int* volatile null_target = nullptr;
+
+[[noreturn]] void segv_job() {
+  *null_target = 1;
+  std::abort();  // not reached
+}
+
+[[noreturn]] void exit_job(pgxq::Job& job) {
+  std::_Exit(static_cast<int>(job.arg_or<int64_t>("status", 3)));
+}
+
+// Each chunk's first word links to the previous one, and the head lives in a volatile global:
+// the memory stays reachable and every page is written, so it counts as resident.
+void* volatile oom_chunks = nullptr;
+
+[[noreturn]] void oom_job() {
+  constexpr size_t chunk = size_t{1} << 20;
+  for (;;) {
+    void* p = std::malloc(chunk);
+    if (!p) std::abort();
+    std::memset(p, 0xa5, chunk);
+    *static_cast<void**>(p) = oom_chunks;
+    oom_chunks = p;
+  }
+}
+
+std::atomic<uint64_t> spin_sink{0};
+
+[[noreturn]] void spin_job() {
+  for (uint64_t i = 0;; ++i) spin_sink.store(i * 2654435761u, std::memory_order_relaxed);
+}
+
 // Returned through the raw C API: the C++ outcome types cannot express an unknown code.
 int unknown_outcome(const pgxq_plugin_host*, pgxq_plugin_job*, void*) { return 99; }
 
@@ -175,4 +222,9 @@ PGXQ_PLUGIN("testkit", "1.0.0", [](pgxq::Plugin& p) {
   p.handle("snooze", discarding_bad_args(snooze_job));
   if (p.host()->register_handler(p.raw(), "unknown_outcome", unknown_outcome, nullptr) != PGXQ_PLUGIN_OK)
     throw std::runtime_error(p.host()->last_error());
+  // Appended kinds (never reorder the ones above).
+  p.handle("segv", [](pgxq::Job&) -> pgxq::Outcome { segv_job(); });
+  p.handle("exit", discarding_bad_args([](pgxq::Job& job) -> pgxq::Outcome { exit_job(job); }));
+  p.handle("oom", [](pgxq::Job&) -> pgxq::Outcome { oom_job(); });
+  p.handle("spin", [](pgxq::Job&) -> pgxq::Outcome { spin_job(); });
 });

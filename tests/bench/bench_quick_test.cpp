@@ -30,7 +30,8 @@ TEST_CASE("pgxq-bench --quick runs every scenario, verifies them and prints vali
   CHECK(version.find("PostgreSQL") != std::string_view::npos);
 
   const std::set<std::string> all{"enqueue", "process",     "memory",    "process-tx",      "backlog",
-                                  "latency", "retry-storm", "retention", "long-transaction"};
+                                  "latency", "retry-storm", "retention", "long-transaction",
+                                  "isolation"};
   std::set<std::string> verified;
   for (auto s : doc["scenarios"].get_array()) {
     std::string_view name;

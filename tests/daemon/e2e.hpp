@@ -33,7 +33,7 @@ struct TestConfig {
     bool own_poll = worker_extra.find("poll_interval") != std::string::npos;
     write_file(path, "[worker]\ntable = \"" + table + "\"\n" + (own_poll ? "" : "poll_interval = \"50ms\"\n") + worker_extra +
                          "\n[backoff]\ninitial = \"50ms\"\nmax = \"200ms\"\n\n[plugins]\ndir = \"" + plugin_dir() +
-                         "\"\n" + extra);
+                         "\"\n" + with_test_isolation(extra));
   }
 };
 

@@ -37,8 +37,8 @@ TEST_CASE("loader: testkit loads with exactly its kinds") {
   CHECK(info.abi_minor == 0);  // the lowest host minor it needs: none newer than 1.0
   std::vector<std::string> kinds;
   for (const auto& [kind, handler] : loaded.handlers()) kinds.push_back(kind);
-  CHECK(kinds == std::vector<std::string>{"abort", "discard", "fail", "hang", "hang_log", "noop", "record", "sleep",
-                                          "snooze", "throw", "unknown_outcome"});
+  CHECK(kinds == std::vector<std::string>{"abort", "discard", "exit", "fail", "hang", "hang_log", "noop", "oom", "record",
+                                          "segv", "sleep", "snooze", "spin", "throw", "unknown_outcome"});
   CHECK(contains(log.text(), "plugin testkit 1.0.0 loaded from " + dir.path() + "/testkit.so (needs plugin ABI 1.0)"));
 }
 

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,23 +172,78 @@ TEST_CASE("testkit: unknown_outcome is an error for the job") {
   CHECK(o.message == "handler returned unknown outcome code 99");
 }
 
-TEST_CASE("testkit: abort kills the process (run in a child, never in-process)") {
-  Testkit t;
-  auto handler = t.loaded.handlers().find("abort");
+// Runs `kind` in a forked child (after `prepare`, e.g. a resource limit) and returns its wait
+// status: these kinds end their process, so they never run in the test's own.
+static int run_in_child(Testkit& t, const std::string& kind, const std::string& args = "{}",
+                 void (*prepare)() = nullptr) {
+  auto handler = t.loaded.handlers().find(kind);
   REQUIRE(handler != t.loaded.handlers().end());
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
+    // doctest's crash handlers would report the child's death as a crashed test case.
+    for (int sig : {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGXCPU}) ::signal(sig, SIG_DFL);
+    if (prepare) prepare();
     struct NoDb : queue::JobContext {
       pg::Result exec(std::string_view, std::span<const pg::Param>) override { return {}; }
-      bool should_stop() const noexcept override { return false; }
+      bool should_stop() const noexcept override { return true; }  // the crashing kinds ignore it
       void log(queue::LogLevel, std::string_view) override {}
     } ctx;
-    handler->second(make_job("abort"), ctx);
+    handler->second(make_job(kind, args), ctx);
     _exit(0);  // not reached
   }
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+TEST_CASE("testkit: abort kills the process (run in a child, never in-process)") {
+  Testkit t;
+  int status = run_in_child(t, "abort");
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
+}
+
+TEST_CASE("testkit: segv dies of SIGSEGV") {
+  Testkit t;
+  int status = run_in_child(t, "segv");
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGSEGV);
+}
+
+TEST_CASE("testkit: exit ends the process with status 3, or the status its args give") {
+  Testkit t;
+  int status = run_in_child(t, "exit");
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 3);
+  status = run_in_child(t, "exit", R"({"status": 7})");
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 7);
+  CHECK(t.run("exit", R"({"status": "x"})").code == OutcomeCode::discard);  // bad args: no exit
+}
+
+TEST_CASE("testkit: oom allocates until an allocation fails (address space limited in the child)") {
+  Testkit t;
+  int status = run_in_child(t, "oom", "{}", [] {
+    // Room for what the process already maps plus 64 MiB: the kind fills it, then aborts.
+    rlimit as{};
+    getrlimit(RLIMIT_AS, &as);
+    std::string statm = read_file("/proc/self/statm");
+    rlim_t pages = std::stoull(statm);
+    rlim_t limit = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE)) + (rlim_t{64} << 20);
+    as.rlim_cur = limit;
+    setrlimit(RLIMIT_AS, &as);
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+}
+
+TEST_CASE("testkit: spin burns CPU until the CPU limit stops it (it never checks should-stop)") {
+  Testkit t;
+  int status = run_in_child(t, "spin", "{}", [] {
+    rlimit cpu{1, 2};  // SIGXCPU after 1 s of CPU time, SIGKILL after 2 s
+    setrlimit(RLIMIT_CPU, &cpu);
+  });
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGXCPU);
 }

@@ -120,7 +120,7 @@ DaemonConfig::DaemonConfig(const std::string& table, const std::map<std::string,
     : dir(temp_dir("pgxqd-rel")), path(dir + "/pgxqd.toml") {
   std::string text = "[worker]\ntable = \"" + table + "\"\n";
   for (auto& [k, v] : worker) text += k + " = " + v + "\n";
-  text += "\n[backoff]\ninitial = \"50ms\"\nmax = \"200ms\"\n\n[plugins]\ndir = \"" + plugin_dir() + "\"\n" + extra;
+  text += "\n[backoff]\ninitial = \"50ms\"\nmax = \"200ms\"\n\n[plugins]\ndir = \"" + plugin_dir() + "\"\n" + with_test_isolation(extra);
   write_file(path, text);
 }
 

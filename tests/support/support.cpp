@@ -70,6 +70,15 @@ std::optional<std::string> scalar_text(pg::Connection& conn, const std::string& 
   return std::string(r.text(0, 0));
 }
 
+std::string with_test_isolation(const std::string& extra) {
+  const char* mode = std::getenv("PGXQ_TEST_ISOLATION");
+  if (!mode || !*mode || extra.find("isolation =") != std::string::npos) return extra;
+  const std::string header = "[plugins.testkit]\n", line = std::string("isolation = \"") + mode + "\"\n";
+  if (auto at = extra.find(header); at != std::string::npos)
+    return extra.substr(0, at + header.size()) + line + extra.substr(at + header.size());
+  return extra + "\n" + header + line;
+}
+
 std::string bin_dir() { return PGXQ_BIN_DIR; }
 std::string plugin_dir() { return PGXQ_PLUGIN_DIR; }
 std::string source_dir() { return PGXQ_SOURCE_DIR; }

@@ -88,6 +88,12 @@ private:
   std::string dir_;
 };
 
+// PGXQ_TEST_ISOLATION=process (set by the "(process)" ctest entries) runs the testkit plugin in
+// worker processes: the extra config of an end-to-end test gets `isolation = "process"` in its
+// [plugins.testkit] table (added at the end when it has none, so the line numbers of what the
+// test wrote do not move). A test that sets isolation itself keeps its own. Unset: unchanged.
+std::string with_test_isolation(const std::string& extra_toml);
+
 // Runs a command to completion (deadline 120s) and returns {exit code, stdout, stderr}.
 struct RunResult {
   int code;
