@@ -59,7 +59,7 @@ private:
 }  // namespace
 
 int default_processes(int max_workers, unsigned cpus) {
-  const int by_cpus = static_cast<int>(std::min<unsigned>(std::max(4u, 4u * std::max(cpus, 1u)), 1024u));
+  const int by_cpus = static_cast<int>(std::min<unsigned>(std::max(16u, 4u * std::max(cpus, 1u)), 1024u));
   return std::clamp(std::min(max_workers > 0 ? max_workers : by_cpus, by_cpus), 1, 1024);
 }
 

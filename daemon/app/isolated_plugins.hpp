@@ -17,8 +17,9 @@ class logger;
 
 namespace pgxq::app {
 
-// The default `processes`: min(max_workers, max(4, 4 × cpus)) — a worker per handler thread that
-// can use one, but not more than the machine can keep busy.
+// The default `processes`: min(max_workers, max(16, 4 × cpus)) — a worker per handler thread that
+// can use one, up to what keeps handlers that wait on the database or the network busy on a small
+// machine (16 workers of ~11 MB each), or 4 per CPU on a larger one.
 int default_processes(int max_workers, unsigned cpus);
 
 // The Setup a worker of plugin `name` gets: its settings without the host's keys, the config

@@ -210,15 +210,19 @@ public:
   void send(const Frame& frame, std::chrono::milliseconds slice = std::chrono::milliseconds(20),
             const std::function<bool()>& keep_waiting = {});
 
-  // Waits up to `timeout` (negative: forever) for one whole frame and returns it, or nullopt
-  // when the time passed first; a partial frame is kept for the next call. Throws
-  // ChannelClosed at EOF, ProtocolError when the announced body is larger than max_body or
-  // shorter than a type.
+  // Waits about `timeout` (at most twice it; negative: forever; zero: only what has arrived)
+  // for one whole frame and returns it, or nullopt when the time passed first; a partial frame
+  // is kept for the next call. The descriptor must be in blocking mode. Throws ChannelClosed at
+  // EOF, ProtocolError when the announced body is larger than max_body or shorter than a type.
   std::optional<Frame> receive(std::chrono::milliseconds timeout, size_t max_body);
 
 private:
+  std::optional<Frame> take_frame(size_t max_body);
+  void set_receive_timeout(int64_t ms);  // SO_RCVTIMEO, 0 = none; only when it changes
+
   int fd_ = -1;
   std::string buffer_;  // bytes read beyond the last returned frame
+  int64_t receive_timeout_ms_ = 0;  // what SO_RCVTIMEO is set to (a new socket has none)
 };
 
 }  // namespace pgxq::isolation

@@ -642,8 +642,10 @@ std::optional<std::string> WorkerLease::finish() {
     return std::nullopt;
   }
   s->phase = Phase::idle;
-  st.cv.notify_all();
-  st.wake();
+  // One worker came free: one waiting job can take it. The supervisor sees the worker among the
+  // idle ones on its next round (within a second); waking it for every job would cost a thread
+  // switch per job.
+  st.cv.notify_one();
   return std::nullopt;
 }
 

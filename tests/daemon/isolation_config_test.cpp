@@ -121,12 +121,13 @@ TEST_CASE("isolation config: processes and limits without isolation = \"process\
 }
 
 TEST_CASE("isolation config: the default number of processes") {
-  CHECK(app::default_processes(100, 2) == 8);   // max(4, 4 × 2)
+  CHECK(app::default_processes(100, 2) == 16);  // max(16, 4 × 2)
+  CHECK(app::default_processes(100, 8) == 32);  // 4 per CPU
   CHECK(app::default_processes(3, 2) == 3);     // never more than handler threads
-  CHECK(app::default_processes(100, 1) == 4);   // at least 4
+  CHECK(app::default_processes(100, 1) == 16);  // at least 16
   CHECK(app::default_processes(10, 64) == 10);
   CHECK(app::default_processes(5000, 512) == 1024);
-  CHECK(app::default_processes(0, 0) == 4);
+  CHECK(app::default_processes(0, 0) == 16);
 }
 
 TEST_CASE("isolation config: what a worker is told — the plugin's settings, their lines, the log level") {

@@ -194,8 +194,14 @@ TEST_CASE("isolation: crashing jobs among 10,000 ordinary ones — the daemon li
   CHECK(count_jobs(t.name(), "kind = 'abort' AND error = 'worker process died: signal 6 (SIGABRT)'") == kPerCrashKind);
   CHECK(count_jobs(t.name(), "kind = 'exit' AND error = 'worker process exited with status 3'") == kPerCrashKind);
 
-  // The pool is whole again, and the operator saw each death with its job.
+  // The pool is whole again (a replacement counts once its Hello is logged, a little after its
+  // process exists), and the operator saw each death with its job.
   CHECK(wait_until([&] { return worker_count(p.pid()) == kProcesses; }, 30s));
+  CHECK(wait_until(
+      [&] {
+        return count_lines(p.err(), {"plugin testkit: worker process ", " started"}) >= kProcesses + 9 * kPerCrashKind;
+      },
+      30s));
   auto err = p.err();
   CHECK(count_lines(err, {"kind=segv queue=crash: plugin testkit: worker process ", "died: signal 11 (SIGSEGV)"}) ==
         3 * kPerCrashKind);
