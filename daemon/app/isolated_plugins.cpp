@@ -1,5 +1,6 @@
 // app/isolated_plugins: see isolated_plugins.hpp.
 #include "app/isolated_plugins.hpp"
+#include "app/options.hpp"
 
 #include <pgxq/plugin.h>
 
@@ -123,6 +124,20 @@ plugin::StartIsolated isolated_starter(std::shared_ptr<const config::Config> con
       throw plugin::LoadError(e.what());
     }
   };
+}
+
+// Here rather than in options.cpp, which the fuzz targets compile without the worker pools.
+plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log,
+                                     int max_processes) {
+  plugin::LoaderOptions o;
+  o.dir = config.plugins.dir;
+  o.config_file = config.path;
+  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
+  for (const auto& name : isolated_names(config)) o.isolated.insert(name);
+  if (!o.isolated.empty())
+    o.start_isolated = isolated_starter(std::make_shared<const config::Config>(config), own_executable(), log, max_processes);
+  o.log = std::move(log);
+  return o;
 }
 
 }  // namespace pgxq::app

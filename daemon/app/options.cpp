@@ -1,8 +1,6 @@
 // app/options: see options.hpp.
 #include "app/options.hpp"
 
-#include "app/isolated_plugins.hpp"
-
 #include "queue/cron.hpp"
 
 namespace pgxq::app {
@@ -108,19 +106,6 @@ std::vector<queue::PeriodicEntry> periodic_entries(const config::Config& config)
   }
   if (!problems.empty()) throw config::ConfigError(std::move(problems));
   return out;
-}
-
-plugin::LoaderOptions loader_options(const config::Config& config, std::shared_ptr<spdlog::logger> log,
-                                     int max_processes) {
-  plugin::LoaderOptions o;
-  o.dir = config.plugins.dir;
-  o.config_file = config.path;
-  for (const auto& [name, s] : config.plugins.settings) o.settings.emplace(name, s.table);
-  for (const auto& name : isolated_names(config)) o.isolated.insert(name);
-  if (!o.isolated.empty())
-    o.start_isolated = isolated_starter(std::make_shared<const config::Config>(config), own_executable(), log, max_processes);
-  o.log = std::move(log);
-  return o;
 }
 
 }  // namespace pgxq::app
