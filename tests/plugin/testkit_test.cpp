@@ -223,6 +223,10 @@ TEST_CASE("testkit: exit ends the process with status 3, or the status its args 
 }
 
 TEST_CASE("testkit: oom allocates until an allocation fails (address space limited in the child)") {
+  if (pgxq::test::kAddressSanitizer) {
+    MESSAGE("not run in an AddressSanitizer build: its shadow memory does not fit under an address-space limit");
+    return;
+  }
   Testkit t;
   int status = run_in_child(t, "oom", "{}", [] {
     // Room for what the process already maps plus 64 MiB: the kind fills it, then aborts.

@@ -15,6 +15,14 @@
 
 namespace pgxq::test {
 
+// Built with AddressSanitizer: its shadow memory makes address-space limits and resident-memory
+// figures meaningless, so the tests of memory limits say so and return early there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 using namespace std::chrono_literals;
 
 // Connection string for the test cluster: "" (libpq environment), or PGXQ_TEST_DATABASE_URL.
