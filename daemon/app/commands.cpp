@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <iostream>
-#include <thread>
 #include <vector>
 
 #include <CLI/Version.hpp>
@@ -138,8 +137,7 @@ std::string isolation_text(const config::Config& cfg, const std::string& name) {
   auto it = cfg.plugins.settings.find(name);
   if (it == cfg.plugins.settings.end() || it->second.isolation != config::Isolation::process) return "thread";
   const config::PluginSettings& s = it->second;
-  int processes =
-      s.processes > 0 ? s.processes : default_processes(cfg.worker.max_workers, std::thread::hardware_concurrency());
+  const int processes = plugin_processes(cfg, s);
   std::string text = "process (" + std::to_string(processes) + (processes == 1 ? " process" : " processes");
   if (s.processes == 0) text += " by default";
   if (s.memory_limit > 0) text += ", memory_limit " + isolation::size_text(s.memory_limit);

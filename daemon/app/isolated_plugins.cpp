@@ -64,6 +64,10 @@ int default_processes(int max_workers, unsigned cpus) {
   return std::clamp(std::min(max_workers > 0 ? max_workers : by_cpus, by_cpus), 1, 1024);
 }
 
+int plugin_processes(const config::Config& config, const config::PluginSettings& s) {
+  return s.processes > 0 ? s.processes : default_processes(config.worker.max_workers, std::thread::hardware_concurrency());
+}
+
 isolation::Setup worker_setup(const config::Config& config, const std::string& name, const std::string& path,
                               const toml::table& settings) {
   isolation::Setup setup;
@@ -111,8 +115,7 @@ plugin::StartIsolated isolated_starter(std::shared_ptr<const config::Config> con
     o.plugin_fd = file.fd();
     o.executable = executable;
     o.setup = worker_setup(*config, name, file.path(), settings);
-    o.processes = s.processes > 0 ? s.processes
-                                  : default_processes(config->worker.max_workers, std::thread::hardware_concurrency());
+    o.processes = plugin_processes(*config, s);
     if (max_processes > 0) o.processes = std::min(o.processes, max_processes);
     o.limits.memory_bytes = s.memory_limit;
     o.limits.cpu = s.cpu_limit;

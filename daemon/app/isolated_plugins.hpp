@@ -22,6 +22,9 @@ namespace pgxq::app {
 // machine (16 workers of ~11 MB each), or 4 per CPU on a larger one.
 int default_processes(int max_workers, unsigned cpus);
 
+// The worker processes plugin settings `s` get on this machine: its `processes`, or the default.
+int plugin_processes(const config::Config& config, const config::PluginSettings& s);
+
 // The Setup a worker of plugin `name` gets: its settings without the host's keys, the config
 // file, where each setting was written, and the log level (levels below it are not sent).
 isolation::Setup worker_setup(const config::Config& config, const std::string& name, const std::string& path,

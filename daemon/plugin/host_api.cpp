@@ -92,10 +92,7 @@ int register_handler(pgxq_plugin* plugin, const char* kind, pgxq_plugin_handler_
         return fail(PGXQ_PLUGIN_E_DUPLICATE, "register_handler: plugin " + plugin->name + " registered kind \"" +
                                                  std::string(kind) + "\" twice");
       case Registry::AddResult::duplicate_other_plugin: {
-        std::string msg = "kind \"" + std::string(kind) + "\" is registered by two plugins: " + owner->plugin +
-                          " (" + owner->path + ") and " + plugin->name + " (" + plugin->path +
-                          "); a kind must have exactly one handler: remove one of the plugins from the "
-                          "plugins directory";
+        std::string msg = two_plugins_message(*owner, plugin->name, plugin->path);
         plugin->conflicts.push_back(msg);
         return fail(PGXQ_PLUGIN_E_DUPLICATE, msg);
       }

@@ -173,9 +173,7 @@ void start_isolated(const LoaderOptions& options, PluginFile file, const std::st
     const Registration* owner = nullptr;
     auto added = st.registry.add(Registration{kind, name, path, nullptr, nullptr}, &owner);
     if (added == Registry::AddResult::duplicate_other_plugin)
-      throw LoadError("kind \"" + kind + "\" is registered by two plugins: " + owner->plugin + " (" + owner->path +
-                      ") and " + name + " (" + path + "); a kind must have exactly one handler: remove one of the "
-                      "plugins from the plugins directory");
+      throw LoadError(two_plugins_message(*owner, name, path));
     if (added == Registry::AddResult::duplicate_same_plugin)
       throw LoadError("plugin " + name + " (" + path + ") registered job kind \"" + kind + "\" twice");
   }

@@ -24,6 +24,12 @@ const Registration* Registry::find(std::string_view kind) const {
   return it == kinds_.end() ? nullptr : &it->second;
 }
 
+std::string two_plugins_message(const Registration& owner, const std::string& plugin, const std::string& path) {
+  return "kind \"" + owner.kind + "\" is registered by two plugins: " + owner.plugin + " (" + owner.path + ") and " +
+         plugin + " (" + path + "); a kind must have exactly one handler: remove one of the plugins from the plugins "
+         "directory";
+}
+
 std::string check_kind(std::string_view kind) {
   if (kind.empty()) return "a kind must not be empty";
   if (kind.size() > 200) return "a kind must be at most 200 bytes (got " + std::to_string(kind.size()) + ")";

@@ -35,6 +35,9 @@ private:
   std::map<std::string, Registration, std::less<>> kinds_;
 };
 
+// The refusal when `plugin` (from `path`) registers a kind `owner` already holds.
+std::string two_plugins_message(const Registration& owner, const std::string& plugin, const std::string& path);
+
 // Checks a kind's spelling: 1..200 bytes of valid UTF-8 without control characters.
 // Returns an empty string when acceptable, else why not.
 std::string check_kind(std::string_view kind);
