@@ -180,7 +180,7 @@ private:
       }
       case MessageType::plugin_log: {
         PluginLog l = decode_plugin_log(frame);
-        log_.log(plugin::log_level(l.level), "plugin {}: {}", name_, pg::repair_utf8(l.message));
+        log_plugin_line(log_, name_, l);
         return std::nullopt;
       }
       case MessageType::outcome: {

@@ -34,6 +34,8 @@
 #include "isolation/death_cause.hpp"
 #include "isolation/process_stats.hpp"
 #include "isolation/spawn.hpp"
+#include "pg/utf8.hpp"
+#include "plugin/host_api.hpp"
 
 namespace pgxq::isolation {
 
@@ -59,16 +61,6 @@ enum class Phase {
   busy,       // lent to a job
   stopping,   // sent Shutdown; waiting for it to exit
 };
-
-spdlog::level::level_enum spd_level(int level) noexcept {
-  switch (level) {
-    case 0: return spdlog::level::trace;  // PGXQ_LOG_TRACE
-    case 1: return spdlog::level::debug;  // PGXQ_LOG_DEBUG
-    case 2: return spdlog::level::info;   // PGXQ_LOG_INFO
-    case 3: return spdlog::level::warn;   // PGXQ_LOG_WARN
-    default: return spdlog::level::err;
-  }
-}
 
 // Through syscall(): glibc 2.36's <sys/pidfd.h> declares pidfd_open without C linkage for C++.
 int open_pidfd(pid_t pid) {
@@ -206,7 +198,7 @@ struct WorkerPool::State {
   void record_death_locked(Slot& s) {
     s.phase = Phase::empty;
     s.killed_cause.reset();
-    cv.notify_all();
+    cv.notify_all();  // waiters run only once mu is released, after the rest below
     if (stopping) return;  // not a death: the pool killed it on its way out
     ++died;
     ++s.deaths_in_a_row;
@@ -220,7 +212,6 @@ struct WorkerPool::State {
                   who(), s.deaths_in_a_row, s.index + 1, slots.size(), cpu_text(delay));
       }
     }
-    cv.notify_all();
     wake();
   }
 
@@ -302,7 +293,7 @@ struct WorkerPool::State {
           }
           case MessageType::plugin_log: {
             PluginLog l = decode_plugin_log(*frame);
-            log->log(spd_level(l.level), "{}: {}", who(), l.message);
+            log_plugin_line(*log, o.plugin_name, l);
             continue;
           }
           default:
@@ -367,7 +358,7 @@ struct WorkerPool::State {
         if (frame->type != static_cast<uint16_t>(MessageType::plugin_log))
           throw ProtocolError("a " + type_name(frame->type) + " message between jobs");
         PluginLog l = decode_plugin_log(*frame);
-        log->log(spd_level(l.level), "{}: {}", who(), l.message);
+        log_plugin_line(*log, o.plugin_name, l);
       }
     } catch (const ChannelClosed&) {
       closed = true;
@@ -448,7 +439,7 @@ struct WorkerPool::State {
         if (auto frame = s.channel->receive(milliseconds(0), kMaxWorkerFrame)) {
           if (frame->type != static_cast<uint16_t>(MessageType::plugin_log)) continue;
           PluginLog l = decode_plugin_log(*frame);
-          log->log(spd_level(l.level), "{}: {}", who(), l.message);
+          log_plugin_line(*log, o.plugin_name, l);
         } else {
           break;
         }
@@ -542,6 +533,10 @@ struct WorkerPool::State {
     if (supervisor.joinable() && supervisor.get_id() != std::this_thread::get_id()) supervisor.join();
   }
 };
+
+void log_plugin_line(spdlog::logger& log, const std::string& plugin_name, const PluginLog& line) {
+  log.log(plugin::log_level(line.level), "plugin {}: {}", plugin_name, pg::repair_utf8(line.message));
+}
 
 // ---- WorkerLease ----
 

@@ -42,6 +42,10 @@ struct PoolOptions {
 
 class WorkerPool;
 
+// Logs a line a worker's plugin sent with plugin_log (between jobs, at start or at shutdown, or
+// during a job): "plugin <name>: <text>" at its level, the text repaired to UTF-8.
+void log_plugin_line(spdlog::logger& log, const std::string& plugin_name, const PluginLog& line);
+
 // One worker process lent to one job. Move-only; when destroyed without finish() or retire(),
 // the worker is retired ("abandoned by its job").
 class WorkerLease {
